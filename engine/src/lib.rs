@@ -1,0 +1,276 @@
+//! ringcache's storage engine: one single-threaded store per shard.
+//!
+//! CONTRACT (owned by the lead; the engine helper fills in the bodies and may add
+//! modules, private fields and documentation, but changes to the public signatures below
+//! must be agreed with the lead because `net` codes against them).
+//!
+//! Goals: memcached 1.6 storage semantics (set/add/replace/append/prepend/cas, touch,
+//! delete, incr/decr, flush_all, expiry) plus what the meta protocol needs (stale items,
+//! recache "win" tokens, last-access time, fetched bit), inside one memory arena mapped with
+//! `memmap2` and addressed by offsets, with `memory_limit_bytes` as a hard limit.
+//! Non-goals: I/O, threads, locking, clocks (time is passed in as a [`Clock`]).
+
+pub mod ttl;
+
+pub use ttl::{Clock, RelTime};
+
+/// Engine configuration, fixed at start-up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Hard limit on item memory (memcached `-m`, in bytes).
+    pub memory_limit_bytes: usize,
+    /// Largest item accepted (memcached `-I`), header + key + value.
+    pub item_size_max_bytes: usize,
+    /// `true`: evict when full (default). `false`: memcached `-M`, refuse with OutOfMemory.
+    pub evict_when_full: bool,
+    /// `false`: memcached `-C`, CAS values are all 0 and `cas` commands never match.
+    pub cas_enabled: bool,
+    /// First CAS value this store hands out and the step between two (so that several shards
+    /// can hand out disjoint CAS values: shard i of n uses first = i + 1, step = n).
+    pub cas_first: u64,
+    pub cas_step: u64,
+}
+
+/// Set-up errors, each telling the operator what to change.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The memory limit is too small to hold even one page of each used size class.
+    MemoryLimitTooSmall { memory_limit_bytes: usize, minimum_bytes: usize },
+    /// `item_size_max_bytes` is outside what the slab allocator supports.
+    ItemSizeMaxOutOfRange { item_size_max_bytes: usize, supported_max_bytes: usize },
+    /// Mapping the arena failed.
+    Map(std::io::Error),
+}
+
+/// A read-only view of a stored item, valid until the next `&mut` call on the store.
+#[derive(Clone, Copy, Debug)]
+pub struct ItemView<'a> {
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub flags: u32,
+    pub cas: u64,
+    /// When the item expires, in [`RelTime`]; 0 = never.
+    pub expiry: RelTime,
+    /// When the item was last fetched or stored, in [`RelTime`].
+    pub last_access: RelTime,
+    /// The item had been fetched before this access (meta `h`).
+    pub fetched_before: bool,
+    /// The item was marked stale by a meta invalidation (`md I`, `ms I`).
+    pub stale: bool,
+    /// A client already holds the recache token for this item (meta `Z`).
+    pub win_token_sent: bool,
+    /// Slab class the item lives in (meta debug `cls=`).
+    pub slab_class: u8,
+    /// Bytes the item occupies in its slab chunk (header + key + value), meta debug `size=`.
+    pub total_size_bytes: usize,
+}
+
+/// How a retrieval touches the item.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GetOp {
+    /// `false` for a peek (meta debug `me`): no access-time update, no fetched bit, no LRU bump.
+    pub bump: bool,
+    /// Set a new expiry while fetching (gat, gats, touch, mg `T`); protocol exptime.
+    pub touch_exptime: Option<i64>,
+    /// On a miss, create an empty item with this protocol exptime and hand out the win token
+    /// (mg `N`).
+    pub vivify_exptime: Option<i64>,
+    /// If the item's remaining TTL is below this many seconds, hand out the win token once
+    /// (mg `R`).
+    pub recache_below_secs: Option<u32>,
+}
+
+/// A retrieval result with the meta win/stale outcome.
+#[derive(Clone, Copy, Debug)]
+pub struct GetHit<'a> {
+    pub item: ItemView<'a>,
+    /// This client won the right to recache the item (meta `W`).
+    pub win: bool,
+    /// The item was created by this very request (mg `N` on a miss).
+    pub vivified: bool,
+}
+
+/// Errors when reserving memory for a new item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReserveError {
+    /// Header + key + value exceeds `item_size_max_bytes` (`SERVER_ERROR object too large for cache`).
+    TooLarge,
+    /// Nothing could be evicted, or `evict_when_full` is off (`SERVER_ERROR out of memory storing object`).
+    OutOfMemory,
+}
+
+/// Memory for an item being received; not yet visible to any lookup and never evicted.
+/// Must be given back through [`Store::commit`] or [`Store::abort`].
+#[derive(Debug)]
+#[must_use = "a reservation holds arena memory until committed or aborted"]
+pub struct Reservation {
+    pub(crate) offset: u32,
+    pub(crate) value_len: u32,
+}
+
+impl Reservation {
+    pub fn value_len(&self) -> usize {
+        self.value_len as usize
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    Set,
+    Add,
+    Replace,
+    Append,
+    Prepend,
+}
+
+/// How to link a reserved item.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOp {
+    pub mode: StoreMode,
+    /// Only store if the current item's CAS equals this (classic `cas`, meta `C`).
+    pub compare_cas: Option<u64>,
+    /// Meta `I`: if `compare_cas` is older than the item's CAS, store anyway but mark stale.
+    pub invalidate: bool,
+    /// Meta `E`: use this CAS value for the new item instead of the next one.
+    pub explicit_cas: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreOutcome {
+    Stored { cas: u64 },
+    NotStored,
+    Exists,
+    NotFound,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeleteOp {
+    pub compare_cas: Option<u64>,
+    /// Meta `I`: mark stale (and set this protocol exptime if `Some(t)`) instead of removing.
+    pub invalidate: Option<Option<i64>>,
+    /// Meta `x`: keep the item but empty its value (and zero its client flags).
+    pub remove_value_only: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    NotFound,
+    Exists,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ArithOp {
+    pub decr: bool,
+    pub delta: u64,
+    pub compare_cas: Option<u64>,
+    /// Meta `N`/`J`: on a miss create the item with (initial value, protocol exptime).
+    pub vivify: Option<(u64, i64)>,
+    /// Meta `T`: set a new expiry on success.
+    pub touch_exptime: Option<i64>,
+    pub explicit_cas: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOutcome {
+    /// New value, the item's CAS and expiry after the update.
+    Done { value: u64, cas: u64, expiry: RelTime },
+    NotFound,
+    /// The stored value is not a decimal number of at most 20 digits.
+    NonNumeric,
+    /// `compare_cas` did not match.
+    Exists,
+    /// A new item was needed and could not be allocated.
+    OutOfMemory,
+}
+
+/// Item-level counters, summed by `net` into `stats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineStats {
+    pub curr_items: u64,
+    pub total_items: u64,
+    /// Bytes used by live items (header + key + value), memcached `bytes`.
+    pub bytes: u64,
+    pub evictions: u64,
+    pub reclaimed: u64,
+    pub expired_unfetched: u64,
+    pub evicted_unfetched: u64,
+    pub limit_maxbytes: u64,
+}
+
+/// One shard's store.
+pub struct Store {
+    _private: (),
+}
+
+impl Store {
+    pub fn new(config: Config) -> Result<Store, ConfigError> {
+        let _ = config;
+        todo!("engine helper")
+    }
+
+    pub fn config(&self) -> &Config {
+        todo!("engine helper")
+    }
+
+    /// Retrieval for get/gets/gat/gats/touch/mg/me. `None` is a miss (absent, expired or
+    /// flushed; expired and flushed items are reclaimed on the way).
+    pub fn get(&mut self, key: &[u8], op: &GetOp, clock: &Clock) -> Option<GetHit<'_>> {
+        let _ = (key, op, clock);
+        todo!("engine helper")
+    }
+
+    /// Takes memory for an item of `value_len` bytes (evicting if needed and allowed).
+    pub fn reserve(
+        &mut self,
+        key: &[u8],
+        flags: u32,
+        exptime: i64,
+        value_len: usize,
+        clock: &Clock,
+    ) -> Result<Reservation, ReserveError> {
+        let _ = (key, flags, exptime, value_len, clock);
+        todo!("engine helper")
+    }
+
+    /// The value bytes of a reservation, to be filled by the caller (including any bytes it
+    /// receives later; the reservation stays valid across other store calls).
+    pub fn value_mut(&mut self, reservation: &Reservation) -> &mut [u8] {
+        let _ = reservation;
+        todo!("engine helper")
+    }
+
+    /// Links a filled reservation according to `op`. The reservation is consumed either way.
+    pub fn commit(&mut self, reservation: Reservation, op: &StoreOp, clock: &Clock) -> StoreOutcome {
+        let _ = (reservation, op, clock);
+        todo!("engine helper")
+    }
+
+    /// Gives back a reservation that will not be stored (bad data chunk, closed connection).
+    pub fn abort(&mut self, reservation: Reservation) {
+        let _ = reservation;
+        todo!("engine helper")
+    }
+
+    pub fn delete(&mut self, key: &[u8], op: &DeleteOp, clock: &Clock) -> DeleteOutcome {
+        let _ = (key, op, clock);
+        todo!("engine helper")
+    }
+
+    /// incr/decr with memcached semantics: 64-bit wraparound on incr, clamp at 0 on decr.
+    pub fn arith(&mut self, key: &[u8], op: &ArithOp, clock: &Clock) -> ArithOutcome {
+        let _ = (key, op, clock);
+        todo!("engine helper")
+    }
+
+    /// flush_all: `exptime` 0 = now, otherwise a protocol exptime (relative or absolute) at
+    /// which every item stored before it becomes invalid.
+    pub fn flush_all(&mut self, exptime: i64, clock: &Clock) {
+        let _ = (exptime, clock);
+        todo!("engine helper")
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        todo!("engine helper")
+    }
+}

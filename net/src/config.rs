@@ -1,0 +1,1 @@
+//! Command-line configuration (owned by the lead).

@@ -1,0 +1,1 @@
+//! The memcached text protocol codec (owned by the protocol helper).

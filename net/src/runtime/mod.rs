@@ -1,0 +1,1 @@
+//! io_uring shard runtime (owned by the lead).

@@ -1,0 +1,38 @@
+//! Per-shard counters. Plain integers owned by one shard thread; a whole-server view is the
+//! sum over shards, taken on demand.
+//!
+//! CONTRACT: the runtime updates the connection and byte counters; `exec` updates the command
+//! counters and renders `stats`. Add fields freely; keep them plain `u64`.
+
+#[derive(Clone, Debug, Default)]
+pub struct ShardStats {
+    // Connections (runtime).
+    pub curr_connections: u64,
+    pub total_connections: u64,
+    pub rejected_connections: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    // Commands (exec).
+    pub cmd_get: u64,
+    pub cmd_set: u64,
+    pub cmd_flush: u64,
+    pub cmd_touch: u64,
+    pub cmd_meta: u64,
+    pub get_hits: u64,
+    pub get_misses: u64,
+    pub get_expired: u64,
+    pub get_flushed: u64,
+    pub delete_misses: u64,
+    pub delete_hits: u64,
+    pub incr_misses: u64,
+    pub incr_hits: u64,
+    pub decr_misses: u64,
+    pub decr_hits: u64,
+    pub cas_misses: u64,
+    pub cas_hits: u64,
+    pub cas_badval: u64,
+    pub touch_hits: u64,
+    pub touch_misses: u64,
+    pub store_too_large: u64,
+    pub store_no_memory: u64,
+}

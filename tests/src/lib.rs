@@ -1,0 +1,1 @@
+//! Test harness (owned by the tests helper).

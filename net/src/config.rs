@@ -1,1 +1,281 @@
-//! Command-line configuration (owned by the lead).
+//! The server's command line: memcached's flags with memcached's meanings and defaults.
+//!
+//! Flags memcached has and ringcache implements are accepted under the same short and long
+//! names. Values are checked here, once, with messages that tell the operator what to change.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use clap::{ArgAction, Parser};
+
+/// Smallest `-I` memcached accepts.
+pub const ITEM_SIZE_MAX_LOWER_LIMIT_BYTES: usize = 1024;
+/// Largest `-I` memcached accepts.
+pub const ITEM_SIZE_MAX_UPPER_LIMIT_BYTES: usize = 1024 * 1024 * 1024;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "ringcache",
+    version = crate::VERSION,
+    about = "A memcached-compatible cache server: thread-per-core, shared-nothing, io_uring.",
+    disable_version_flag = true
+)]
+pub struct Args {
+    /// TCP port to listen on.
+    #[arg(short = 'p', long = "port", default_value_t = 11211)]
+    pub port: u16,
+
+    /// UDP port: only 0 (off) is supported, as in memcached 1.6's default.
+    #[arg(short = 'U', long = "udp-port", default_value_t = 0)]
+    pub udp_port: u16,
+
+    /// Interface(s) to listen on, comma separated (default 127.0.0.1).
+    #[arg(short = 'l', long = "listen", default_value = "127.0.0.1")]
+    pub listen: String,
+
+    /// Item memory in megabytes.
+    #[arg(short = 'm', long = "memory-limit", default_value_t = 64)]
+    pub memory_limit_mb: u64,
+
+    /// Maximum simultaneous connections.
+    #[arg(short = 'c', long = "conn-limit", default_value_t = 1024)]
+    pub conn_limit: u32,
+
+    /// Number of shards (threads), one per core.
+    #[arg(short = 't', long = "threads", default_value_t = 1)]
+    pub threads: u32,
+
+    /// Largest item, with an optional k or m suffix (memcached -I).
+    #[arg(short = 'I', long = "max-item-size", default_value = "1m")]
+    pub max_item_size: String,
+
+    /// Return an error when memory is exhausted instead of evicting (memcached -M).
+    #[arg(short = 'M', long = "disable-evictions")]
+    pub disable_evictions: bool,
+
+    /// Disable CAS: every CAS value is 0 (memcached -C).
+    #[arg(short = 'C', long = "disable-cas")]
+    pub disable_cas: bool,
+
+    /// Verbose logging to stderr (-v, -vv).
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print the version and exit.
+    #[arg(short = 'V', long = "version")]
+    pub version: bool,
+}
+
+/// The checked configuration the server runs with.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen_addrs: Vec<SocketAddr>,
+    pub memory_limit_bytes: usize,
+    pub conn_limit: u32,
+    pub shard_count: u32,
+    pub item_size_max_bytes: usize,
+    pub evict_when_full: bool,
+    pub cas_enabled: bool,
+    pub verbosity: u32,
+}
+
+/// Parses a size such as `1048576`, `512k`, `2m` or `1g` (memcached's `-I` syntax).
+pub fn parse_size_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit_bytes) = match text.as_bytes().last() {
+        Some(b'k' | b'K') => (&text[..text.len() - 1], 1024),
+        Some(b'm' | b'M') => (&text[..text.len() - 1], 1024 * 1024),
+        Some(b'g' | b'G') => (&text[..text.len() - 1], 1024 * 1024 * 1024),
+        _ => (text, 1),
+    };
+    let count: usize = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size: use bytes or a number with k, m or g"))?;
+    count
+        .checked_mul(unit_bytes)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+impl Args {
+    /// Checks the flags and resolves addresses, with an operator-facing message on error.
+    pub fn to_config(&self) -> Result<ServerConfig, String> {
+        if self.udp_port != 0 {
+            return Err("UDP is not supported: run with -U 0 (the default)".into());
+        }
+        if self.threads == 0 {
+            return Err("-t must be at least 1".into());
+        }
+        if self.threads > 1 {
+            return Err(format!(
+                "-t {} is not supported yet: this build runs one shard (-t 1); \
+                 thread-per-core sharding is the next milestone",
+                self.threads
+            ));
+        }
+        if self.conn_limit == 0 {
+            return Err("-c must be at least 1".into());
+        }
+        let memory_limit_bytes = usize::try_from(self.memory_limit_mb)
+            .ok()
+            .and_then(|mb| mb.checked_mul(1024 * 1024))
+            .filter(|&bytes| bytes > 0)
+            .ok_or_else(|| {
+                format!(
+                    "-m {} is not a usable memory limit in megabytes",
+                    self.memory_limit_mb
+                )
+            })?;
+        let item_size_max_bytes =
+            parse_size_bytes(&self.max_item_size).map_err(|e| format!("-I: {e}"))?;
+        if item_size_max_bytes < ITEM_SIZE_MAX_LOWER_LIMIT_BYTES {
+            return Err("Item max size cannot be less than 1024 bytes.".into());
+        }
+        if item_size_max_bytes > ITEM_SIZE_MAX_UPPER_LIMIT_BYTES {
+            return Err("Cannot set item size limit higher than 1 gigabyte.".into());
+        }
+        if item_size_max_bytes > memory_limit_bytes / 2 {
+            return Err("Cannot set item size limit higher than 1/2 of memory max.".into());
+        }
+        let listen_addrs = resolve_listen(&self.listen, self.port)?;
+        Ok(ServerConfig {
+            listen_addrs,
+            memory_limit_bytes,
+            conn_limit: self.conn_limit,
+            shard_count: self.threads,
+            item_size_max_bytes,
+            evict_when_full: !self.disable_evictions,
+            cas_enabled: !self.disable_cas,
+            verbosity: u32::from(self.verbose),
+        })
+    }
+}
+
+/// Resolves memcached's `-l` list (`host`, `host:port`, `[v6]:port`, comma separated).
+fn resolve_listen(list: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> {
+    let mut addrs = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let with_port = if item.parse::<SocketAddr>().is_ok() {
+            item.to_string()
+        } else if item.contains(':') && !item.starts_with('[') && item.matches(':').count() > 1 {
+            format!("[{item}]:{default_port}")
+        } else if item
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            && !item.ends_with(']')
+        {
+            item.to_string()
+        } else {
+            format!("{item}:{default_port}")
+        };
+        let resolved = with_port
+            .to_socket_addrs()
+            .map_err(|e| format!("-l {item}: cannot resolve ({e})"))?;
+        let before = addrs.len();
+        for addr in resolved {
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        if addrs.len() == before {
+            return Err(format!("-l {item}: resolves to no address"));
+        }
+    }
+    if addrs.is_empty() {
+        return Err("-l names no address".into());
+    }
+    Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(argv: &[&str]) -> Result<ServerConfig, String> {
+        let mut full = vec!["ringcache"];
+        full.extend_from_slice(argv);
+        Args::try_parse_from(full)
+            .map_err(|e| e.to_string())?
+            .to_config()
+    }
+
+    #[test]
+    fn defaults_match_memcached() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.listen_addrs, vec!["127.0.0.1:11211".parse().unwrap()]);
+        assert_eq!(c.memory_limit_bytes, 64 << 20);
+        assert_eq!(c.conn_limit, 1024);
+        assert_eq!(c.item_size_max_bytes, 1 << 20);
+        assert_eq!(c.shard_count, 1);
+        assert!(c.evict_when_full && c.cas_enabled);
+    }
+
+    #[test]
+    fn item_size_takes_suffixes() {
+        assert_eq!(parse_size_bytes("2m"), Ok(2 << 20));
+        assert_eq!(parse_size_bytes("512k"), Ok(512 << 10));
+        assert_eq!(parse_size_bytes("4096"), Ok(4096));
+        assert!(parse_size_bytes("12q").is_err());
+        assert_eq!(config(&["-I", "2m"]).unwrap().item_size_max_bytes, 2 << 20);
+    }
+
+    #[test]
+    fn item_size_limits_are_memcacheds() {
+        assert!(config(&["-I", "1000"])
+            .unwrap_err()
+            .contains("less than 1024"));
+        assert!(config(&["-I", "2g", "-m", "8192"])
+            .unwrap_err()
+            .contains("1 gigabyte"));
+        assert!(config(&["-I", "40m", "-m", "64"])
+            .unwrap_err()
+            .contains("1/2 of memory"));
+    }
+
+    #[test]
+    fn udp_must_be_off() {
+        assert!(config(&["-U", "0"]).is_ok());
+        assert!(config(&["-U", "11211"]).unwrap_err().contains("-U 0"));
+    }
+
+    #[test]
+    fn more_than_one_thread_says_not_yet() {
+        assert!(config(&["-t", "1"]).is_ok());
+        assert!(config(&["-t", "2"])
+            .unwrap_err()
+            .contains("not supported yet"));
+    }
+
+    #[test]
+    fn listen_list_and_ports() {
+        let c = config(&["-l", "127.0.0.1,::1", "-p", "2000"]).unwrap();
+        assert_eq!(
+            c.listen_addrs,
+            vec![
+                "127.0.0.1:2000".parse().unwrap(),
+                "[::1]:2000".parse().unwrap()
+            ]
+        );
+        let c = config(&["-l", "127.0.0.1:3000"]).unwrap();
+        assert_eq!(c.listen_addrs, vec!["127.0.0.1:3000".parse().unwrap()]);
+    }
+
+    #[test]
+    fn long_names_work() {
+        let c = config(&[
+            "--port",
+            "1234",
+            "--memory-limit",
+            "128",
+            "--conn-limit",
+            "10",
+        ])
+        .unwrap();
+        assert_eq!(c.listen_addrs[0].port(), 1234);
+        assert_eq!(c.memory_limit_bytes, 128 << 20);
+        assert_eq!(c.conn_limit, 10);
+    }
+
+    #[test]
+    fn verbosity_counts() {
+        assert_eq!(config(&["-vv"]).unwrap().verbosity, 2);
+    }
+}

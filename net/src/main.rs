@@ -1,1 +1,44 @@
-fn main() {}
+//! `ringcache`: the server binary. Parses memcached's flags, starts the shards, serves.
+
+use clap::Parser;
+use ringcache_net::config::Args;
+use ringcache_net::runtime::Server;
+
+fn main() {
+    let args = Args::parse();
+    if args.version {
+        println!("ringcache {}", ringcache_net::VERSION);
+        return;
+    }
+    let config = match args.to_config() {
+        Ok(config) => config,
+        Err(message) => fail(&message),
+    };
+    let server = match Server::start(&config) {
+        Ok(server) => server,
+        Err(message) => fail(&message),
+    };
+    if config.verbosity > 0 {
+        let addrs: Vec<String> = config
+            .listen_addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        eprintln!(
+            "ringcache {} listening on {} ({} shard(s), {} MB, up to {} connections)",
+            ringcache_net::VERSION,
+            addrs.join(", "),
+            config.shard_count,
+            config.memory_limit_bytes >> 20,
+            config.conn_limit
+        );
+    }
+    if let Err(message) = server.wait() {
+        fail(&message);
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("ringcache: {message}");
+    std::process::exit(1);
+}

@@ -1,0 +1,126 @@
+//! Listening sockets. Each shard opens its own socket on every listen address with
+//! `SO_REUSEPORT`, so the kernel spreads new connections over the shards; these calls run once
+//! at start-up, never on the data path.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// memcached's default listen backlog (`-b`).
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn set_int_option(
+    fd: libc::c_int,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` lives for the call and its size is passed alongside its address.
+    let ret = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Opens, binds and listens on `addr` with SO_REUSEADDR, SO_REUSEPORT and TCP_NODELAY (which
+/// accepted sockets inherit).
+pub fn listen(addr: SocketAddr) -> io::Result<OwnedFd> {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let raw = check(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: `raw` is a socket we just opened and own exclusively.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    set_int_option(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    set_int_option(raw, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
+    if addr.is_ipv6() {
+        set_int_option(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+    }
+    let (storage, len) = sockaddr_of(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family.
+    check(unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) })?;
+    // SAFETY: plain listen(2) on our socket.
+    check(unsafe { libc::listen(raw, LISTEN_BACKLOG) })?;
+    Ok(fd)
+}
+
+/// The port a listening socket is bound to (for `-p 0`).
+pub fn local_port(fd: &OwnedFd) -> io::Result<u16> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sockaddr_storage is plain data for which all-zero bytes are valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `storage` and `len` are valid for writing and `len` holds the buffer size.
+    check(unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    })?;
+    let port_be = match i32::from(storage.ss_family) {
+        // SAFETY: the family says the storage holds a sockaddr_in.
+        libc::AF_INET => unsafe {
+            (*(&storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()).sin_port
+        },
+        // SAFETY: the family says the storage holds a sockaddr_in6.
+        _ => unsafe {
+            (*(&storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()).sin6_port
+        },
+    };
+    Ok(u16::from_be(port_be))
+}
+
+fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data for which all-zero bytes are valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}

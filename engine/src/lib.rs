@@ -12,6 +12,21 @@
 
 pub mod ttl;
 
+mod arena;
+mod arith;
+mod delete;
+mod flush;
+mod get;
+mod hash;
+mod index;
+mod item;
+mod lifecycle;
+mod lru;
+mod numeric;
+mod set;
+mod slab;
+
+pub use item::{ITEM_LAYOUT_VERSION, KEY_LEN_MAX};
 pub use ttl::{Clock, RelTime};
 
 /// Engine configuration, fixed at start-up.
@@ -35,9 +50,15 @@ pub struct Config {
 #[derive(Debug)]
 pub enum ConfigError {
     /// The memory limit is too small to hold even one page of each used size class.
-    MemoryLimitTooSmall { memory_limit_bytes: usize, minimum_bytes: usize },
+    MemoryLimitTooSmall {
+        memory_limit_bytes: usize,
+        minimum_bytes: usize,
+    },
     /// `item_size_max_bytes` is outside what the slab allocator supports.
-    ItemSizeMaxOutOfRange { item_size_max_bytes: usize, supported_max_bytes: usize },
+    ItemSizeMaxOutOfRange {
+        item_size_max_bytes: usize,
+        supported_max_bytes: usize,
+    },
     /// Mapping the arena failed.
     Map(std::io::Error),
 }
@@ -174,7 +195,11 @@ pub struct ArithOp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArithOutcome {
     /// New value, the item's CAS and expiry after the update.
-    Done { value: u64, cas: u64, expiry: RelTime },
+    Done {
+        value: u64,
+        cas: u64,
+        expiry: RelTime,
+    },
     NotFound,
     /// The stored value is not a decimal number of at most 20 digits.
     NonNumeric,
@@ -199,25 +224,94 @@ pub struct EngineStats {
 }
 
 /// One shard's store.
+///
+/// ```text
+///   Store
+///   ├── arena   one anonymous mapping, `page_count` pages          (arena.rs)
+///   ├── slabs   size classes, free lists, page hand-out             (slab.rs)
+///   ├── lru     per-class LRU lists through the item headers        (lru.rs)
+///   ├── index   power-of-two bucket array, chains through headers   (index.rs)
+///   └── flush state (oldest_live, oldest_cas), CAS sequence, stats
+/// ```
+///
+/// Commands live in one file per family: `get.rs`, `set.rs` (reserve/commit/abort),
+/// `delete.rs`, `arith.rs`, `flush.rs`; the item life cycle in `lifecycle.rs`. Nothing on
+/// these paths allocates heap memory after [`Store::new`].
 pub struct Store {
-    _private: (),
+    config: Config,
+    arena: arena::Arena,
+    slabs: slab::Slabs,
+    lru: lru::Lru,
+    index: index::Index,
+    stats: EngineStats,
+    /// Next CAS value handed out.
+    cas_next: u64,
+    /// memcached `settings.oldest_live`: items last stored at or before it are flushed once
+    /// it is reached (0 = no flush pending).
+    oldest_live: RelTime,
+    /// memcached `settings.oldest_cas`: items with a smaller CAS are flushed too (0 = none).
+    oldest_cas: u64,
 }
+
+/// Smallest `item_size_max_bytes` accepted (memcached `-I` minimum).
+pub const ITEM_SIZE_MAX_MIN_BYTES: usize = 1024;
+/// Largest `item_size_max_bytes` accepted (memcached `-I` maximum).
+pub const ITEM_SIZE_MAX_SUPPORTED_BYTES: usize = 1 << 30;
 
 impl Store {
     pub fn new(config: Config) -> Result<Store, ConfigError> {
-        let _ = config;
-        todo!("engine helper")
+        if !(ITEM_SIZE_MAX_MIN_BYTES..=ITEM_SIZE_MAX_SUPPORTED_BYTES)
+            .contains(&config.item_size_max_bytes)
+        {
+            return Err(ConfigError::ItemSizeMaxOutOfRange {
+                item_size_max_bytes: config.item_size_max_bytes,
+                supported_max_bytes: ITEM_SIZE_MAX_SUPPORTED_BYTES,
+            });
+        }
+        assert!(config.cas_step >= 1, "cas_step must be at least 1");
+        let page_size_bytes = slab::page_size_for(config.item_size_max_bytes);
+        if config.memory_limit_bytes > arena::ARENA_SIZE_MAX_BYTES {
+            return Err(ConfigError::Map(std::io::Error::other(format!(
+                "memory limit of {} bytes per shard is above the {} bytes one shard can address: \
+                 lower -m or run more shards",
+                config.memory_limit_bytes,
+                arena::ARENA_SIZE_MAX_BYTES
+            ))));
+        }
+        let page_count = config.memory_limit_bytes / page_size_bytes;
+        if page_count == 0 {
+            return Err(ConfigError::MemoryLimitTooSmall {
+                memory_limit_bytes: config.memory_limit_bytes,
+                minimum_bytes: page_size_bytes,
+            });
+        }
+        let arena = arena::Arena::new(page_count * page_size_bytes).map_err(ConfigError::Map)?;
+        assert!(arena.size_bytes() <= config.memory_limit_bytes);
+        let stats = EngineStats {
+            limit_maxbytes: config.memory_limit_bytes as u64,
+            ..EngineStats::default()
+        };
+        Ok(Store {
+            slabs: slab::Slabs::new(page_size_bytes, page_count),
+            lru: lru::Lru::new(),
+            index: index::Index::for_memory_limit(config.memory_limit_bytes),
+            arena,
+            stats,
+            cas_next: config.cas_first,
+            oldest_live: 0,
+            oldest_cas: 0,
+            config,
+        })
     }
 
     pub fn config(&self) -> &Config {
-        todo!("engine helper")
+        &self.config
     }
 
     /// Retrieval for get/gets/gat/gats/touch/mg/me. `None` is a miss (absent, expired or
     /// flushed; expired and flushed items are reclaimed on the way).
     pub fn get(&mut self, key: &[u8], op: &GetOp, clock: &Clock) -> Option<GetHit<'_>> {
-        let _ = (key, op, clock);
-        todo!("engine helper")
+        self.get_item(key, op, clock)
     }
 
     /// Takes memory for an item of `value_len` bytes (evicting if needed and allowed).
@@ -229,48 +323,78 @@ impl Store {
         value_len: usize,
         clock: &Clock,
     ) -> Result<Reservation, ReserveError> {
-        let _ = (key, flags, exptime, value_len, clock);
-        todo!("engine helper")
+        self.reserve_item(key, flags, exptime, value_len, clock)
     }
 
     /// The value bytes of a reservation, to be filled by the caller (including any bytes it
     /// receives later; the reservation stays valid across other store calls).
     pub fn value_mut(&mut self, reservation: &Reservation) -> &mut [u8] {
-        let _ = reservation;
-        todo!("engine helper")
+        self.reservation_value_mut(reservation)
     }
 
     /// Links a filled reservation according to `op`. The reservation is consumed either way.
-    pub fn commit(&mut self, reservation: Reservation, op: &StoreOp, clock: &Clock) -> StoreOutcome {
-        let _ = (reservation, op, clock);
-        todo!("engine helper")
+    pub fn commit(
+        &mut self,
+        reservation: Reservation,
+        op: &StoreOp,
+        clock: &Clock,
+    ) -> StoreOutcome {
+        self.commit_reservation(reservation, op, clock)
     }
 
     /// Gives back a reservation that will not be stored (bad data chunk, closed connection).
     pub fn abort(&mut self, reservation: Reservation) {
-        let _ = reservation;
-        todo!("engine helper")
+        self.abort_reservation(reservation)
     }
 
     pub fn delete(&mut self, key: &[u8], op: &DeleteOp, clock: &Clock) -> DeleteOutcome {
-        let _ = (key, op, clock);
-        todo!("engine helper")
+        self.delete_item(key, op, clock)
     }
 
     /// incr/decr with memcached semantics: 64-bit wraparound on incr, clamp at 0 on decr.
     pub fn arith(&mut self, key: &[u8], op: &ArithOp, clock: &Clock) -> ArithOutcome {
-        let _ = (key, op, clock);
-        todo!("engine helper")
+        self.arith_item(key, op, clock)
     }
 
     /// flush_all: `exptime` 0 = now, otherwise a protocol exptime (relative or absolute) at
     /// which every item stored before it becomes invalid.
     pub fn flush_all(&mut self, exptime: i64, clock: &Clock) {
-        let _ = (exptime, clock);
-        todo!("engine helper")
+        self.flush(exptime, clock)
     }
 
     pub fn stats(&self) -> EngineStats {
-        todo!("engine helper")
+        self.stats
+    }
+
+    /// Arena memory handed to slab classes so far (never above `memory_limit_bytes`).
+    pub fn memory_used_bytes(&self) -> usize {
+        self.slabs.pages_used_count() * self.slabs.page_size_bytes()
+    }
+
+    /// Size of the arena: whole pages within `memory_limit_bytes`.
+    pub fn arena_size_bytes(&self) -> usize {
+        self.arena.size_bytes()
+    }
+
+    pub fn page_size_bytes(&self) -> usize {
+        self.slabs.page_size_bytes()
+    }
+
+    pub fn page_count(&self) -> usize {
+        self.slabs.page_count()
+    }
+
+    /// Memory of the hash index (outside the arena), memcached `hash_bytes`.
+    pub fn index_memory_bytes(&self) -> usize {
+        self.index.memory_bytes()
+    }
+
+    pub fn slab_class_count(&self) -> usize {
+        self.slabs.class_count()
+    }
+
+    /// Chunk size of a slab class (meta debug, `stats slabs`).
+    pub fn slab_chunk_size_bytes(&self, slab_class: u8) -> usize {
+        self.slabs.chunk_size_bytes(slab_class)
     }
 }

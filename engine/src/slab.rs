@@ -1,0 +1,256 @@
+//! Slab allocator: size classes, pages handed out from the arena, chunks recycled through
+//! per-class free lists.
+//!
+//! Goals: O(1) allocation and free with no heap use; `memory_limit_bytes` hard (the arena
+//! holds exactly `page_count` pages). Non-goals: moving pages between classes (memcached's
+//! slab rebalancer) and eviction (the store decides what to evict; see `lifecycle.rs`).
+//!
+//! ```text
+//!  size classes (page 1 MiB):  48, 64, 80, 104, 136, ... ~x1.25, 8-byte aligned ..., <= 512 KiB, 1 MiB
+//!
+//!  a page given to class c:   +---------+---------+---------+-- ... --+---------+-------+
+//!                             | chunk 0 | chunk 1 | chunk 2 |         | chunk k | slack |
+//!                             +---------+---------+---------+-- ... --+---------+-------+
+//!                              <-size c->
+//!  a class takes chunks from: 1. its free list (linked through the header's hash_next)
+//!                             2. the uncut rest of its newest page (carve cursor)
+//!                             3. a fresh page from the arena
+//! ```
+//!
+//! The page size is 1 MiB, or `item_size_max_bytes` rounded up to 8 if that is larger, so the
+//! largest class (a whole page) holds any item the store accepts.
+
+use crate::arena::{Arena, ItemRef, ARENA_ALIGN_BYTES};
+use crate::item::{self, HEADER_SIZE_BYTES};
+
+pub(crate) const PAGE_SIZE_MIN_BYTES: usize = 1 << 20;
+/// Smallest chunk: a header plus 8 bytes of key and value.
+pub(crate) const CHUNK_SIZE_MIN_BYTES: usize = HEADER_SIZE_BYTES + 8;
+/// Upper bound on the number of classes (the header stores the class in a u8).
+pub(crate) const CLASS_COUNT_MAX: usize = 128;
+/// Chunk size growth between consecutive classes, in 1/100 (memcached `-f 1.25`).
+pub(crate) const GROWTH_FACTOR_PERCENT: usize = 125;
+
+const _: () = assert!(CHUNK_SIZE_MIN_BYTES % ARENA_ALIGN_BYTES == 0);
+const _: () = assert!(CLASS_COUNT_MAX <= u8::MAX as usize + 1);
+
+#[derive(Clone, Copy, Debug)]
+struct SlabClass {
+    chunk_size_bytes: usize,
+    free_head: ItemRef,
+    free_count: u64,
+    /// Next uncut byte of the class's newest page, and the end of the usable part of it.
+    carve_next_bytes: usize,
+    carve_end_bytes: usize,
+    page_count: u32,
+}
+
+pub(crate) struct Slabs {
+    classes: [SlabClass; CLASS_COUNT_MAX],
+    class_count: usize,
+    page_size_bytes: usize,
+    page_count: usize,
+    pages_used_count: usize,
+}
+
+/// The page size for an item size limit.
+pub(crate) fn page_size_for(item_size_max_bytes: usize) -> usize {
+    let rounded = item_size_max_bytes.div_ceil(ARENA_ALIGN_BYTES) * ARENA_ALIGN_BYTES;
+    rounded.max(PAGE_SIZE_MIN_BYTES)
+}
+
+impl Slabs {
+    /// Classes for `page_size_bytes`, with `page_count` pages available in the arena.
+    pub(crate) fn new(page_size_bytes: usize, page_count: usize) -> Slabs {
+        assert!(page_size_bytes >= PAGE_SIZE_MIN_BYTES);
+        assert!(page_size_bytes % ARENA_ALIGN_BYTES == 0);
+        let empty = SlabClass {
+            chunk_size_bytes: 0,
+            free_head: ItemRef::NIL,
+            free_count: 0,
+            carve_next_bytes: 0,
+            carve_end_bytes: 0,
+            page_count: 0,
+        };
+        let mut classes = [empty; CLASS_COUNT_MAX];
+        let mut class_count = 0;
+        let mut size = CHUNK_SIZE_MIN_BYTES;
+        while size <= page_size_bytes / 2 && class_count < CLASS_COUNT_MAX - 1 {
+            classes[class_count].chunk_size_bytes = size;
+            class_count += 1;
+            let grown = (size * GROWTH_FACTOR_PERCENT / 100).div_ceil(ARENA_ALIGN_BYTES)
+                * ARENA_ALIGN_BYTES;
+            size = grown.max(size + ARENA_ALIGN_BYTES);
+        }
+        classes[class_count].chunk_size_bytes = page_size_bytes;
+        class_count += 1;
+        let slabs = Slabs {
+            classes,
+            class_count,
+            page_size_bytes,
+            page_count,
+            pages_used_count: 0,
+        };
+        for pair in slabs.classes[..class_count].windows(2) {
+            assert!(pair[0].chunk_size_bytes < pair[1].chunk_size_bytes);
+        }
+        slabs
+    }
+
+    pub(crate) fn class_count(&self) -> usize {
+        self.class_count
+    }
+
+    pub(crate) fn page_size_bytes(&self) -> usize {
+        self.page_size_bytes
+    }
+
+    pub(crate) fn page_count(&self) -> usize {
+        self.page_count
+    }
+
+    pub(crate) fn pages_used_count(&self) -> usize {
+        self.pages_used_count
+    }
+
+    pub(crate) fn chunk_size_bytes(&self, class: u8) -> usize {
+        assert!((class as usize) < self.class_count);
+        self.classes[class as usize].chunk_size_bytes
+    }
+
+    /// The smallest class whose chunks hold `total_size_bytes`, if any.
+    pub(crate) fn class_for(&self, total_size_bytes: usize) -> Option<u8> {
+        let classes = &self.classes[..self.class_count];
+        let index = classes.partition_point(|c| c.chunk_size_bytes < total_size_bytes);
+        (index < self.class_count).then_some(index as u8)
+    }
+
+    /// A chunk of `class` from its free list, its newest page, or a fresh page; `None` when
+    /// all three are exhausted. The chunk's header is not written.
+    pub(crate) fn alloc(&mut self, arena: &mut Arena, class: u8) -> Option<ItemRef> {
+        let page_size_bytes = self.page_size_bytes;
+        let c = &mut self.classes[class as usize];
+        if !c.free_head.is_nil() {
+            let r = c.free_head;
+            c.free_head = item::read_free_next(arena, r);
+            c.free_count -= 1;
+            return Some(r);
+        }
+        if c.carve_next_bytes + c.chunk_size_bytes > c.carve_end_bytes {
+            if self.pages_used_count == self.page_count {
+                return None;
+            }
+            let page_start_bytes = self.pages_used_count * page_size_bytes;
+            self.pages_used_count += 1;
+            c.page_count += 1;
+            c.carve_next_bytes = page_start_bytes;
+            c.carve_end_bytes = page_start_bytes + page_size_bytes;
+            assert!(c.carve_end_bytes <= arena.size_bytes());
+        }
+        let r = ItemRef::from_offset_bytes(c.carve_next_bytes);
+        c.carve_next_bytes += c.chunk_size_bytes;
+        assert!(c.carve_next_bytes <= c.carve_end_bytes);
+        Some(r)
+    }
+
+    /// Returns the chunk at `r` to `class`'s free list.
+    pub(crate) fn free(&mut self, arena: &mut Arena, r: ItemRef, class: u8) {
+        assert!((class as usize) < self.class_count);
+        assert!(
+            r.offset_bytes() + self.classes[class as usize].chunk_size_bytes <= arena.size_bytes()
+        );
+        let c = &mut self.classes[class as usize];
+        item::write_free(arena, r, class, c.free_head);
+        c.free_head = r;
+        c.free_count += 1;
+    }
+
+    /// Free chunks waiting in `class`'s free list.
+    #[cfg(test)]
+    pub(crate) fn free_count(&self, class: u8) -> u64 {
+        self.classes[class as usize].free_count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn classes_grow_by_a_quarter_and_end_with_a_page() {
+        let slabs = Slabs::new(MIB, 4);
+        assert_eq!(slabs.chunk_size_bytes(0), CHUNK_SIZE_MIN_BYTES);
+        assert_eq!(slabs.chunk_size_bytes(1), 64);
+        let last = (slabs.class_count() - 1) as u8;
+        assert_eq!(slabs.chunk_size_bytes(last), MIB);
+        assert!(slabs.chunk_size_bytes(last - 1) <= MIB / 2);
+        for class in 1..last {
+            let (small, big) = (
+                slabs.chunk_size_bytes(class - 1),
+                slabs.chunk_size_bytes(class),
+            );
+            assert_eq!(big % 8, 0);
+            assert!(big * 100 <= small * 126 + 800, "{small} -> {big}");
+        }
+        assert!(slabs.class_count() < 50);
+    }
+
+    #[test]
+    fn class_selection_picks_the_smallest_fit() {
+        let slabs = Slabs::new(MIB, 4);
+        assert_eq!(slabs.class_for(1), Some(0));
+        assert_eq!(slabs.class_for(48), Some(0));
+        assert_eq!(slabs.class_for(49), Some(1));
+        assert_eq!(slabs.class_for(64), Some(1));
+        assert_eq!(slabs.class_for(MIB), Some((slabs.class_count() - 1) as u8));
+        assert_eq!(slabs.class_for(MIB + 1), None);
+    }
+
+    #[test]
+    fn big_item_size_max_makes_big_pages() {
+        assert_eq!(page_size_for(1000), MIB);
+        assert_eq!(page_size_for(MIB + 1), MIB + 8);
+        let slabs = Slabs::new(page_size_for(1 << 30), 1);
+        assert!(slabs.class_count() <= CLASS_COUNT_MAX);
+        assert_eq!(
+            slabs.class_for(1 << 30),
+            Some((slabs.class_count() - 1) as u8)
+        );
+    }
+
+    #[test]
+    fn alloc_carves_pages_then_reuses_freed_chunks() {
+        let mut arena = Arena::new(2 * MIB).unwrap();
+        let mut slabs = Slabs::new(MIB, 2);
+        let last = (slabs.class_count() - 1) as u8;
+        let a = slabs.alloc(&mut arena, 0).unwrap();
+        let b = slabs.alloc(&mut arena, 0).unwrap();
+        assert_eq!(a.offset_bytes(), 0);
+        assert_eq!(b.offset_bytes(), 48);
+        assert_eq!(slabs.pages_used_count(), 1);
+        let page = slabs.alloc(&mut arena, last).unwrap();
+        assert_eq!(page.offset_bytes(), MIB);
+        assert_eq!(slabs.alloc(&mut arena, last), None, "arena exhausted");
+        slabs.free(&mut arena, a, 0);
+        assert_eq!(slabs.free_count(0), 1);
+        assert_eq!(slabs.alloc(&mut arena, 0), Some(a));
+        assert_eq!(slabs.free_count(0), 0);
+        // The class-0 page still has room; other classes have none.
+        assert!(slabs.alloc(&mut arena, 0).is_some());
+        assert_eq!(slabs.alloc(&mut arena, 5), None);
+    }
+
+    #[test]
+    fn a_page_holds_floor_page_over_chunk_chunks() {
+        let mut arena = Arena::new(MIB).unwrap();
+        let mut slabs = Slabs::new(MIB, 1);
+        let class = slabs.class_for(100_000).unwrap();
+        let per_page = MIB / slabs.chunk_size_bytes(class);
+        for _ in 0..per_page {
+            assert!(slabs.alloc(&mut arena, class).is_some());
+        }
+        assert_eq!(slabs.alloc(&mut arena, class), None);
+    }
+}

@@ -1,0 +1,135 @@
+use crate::*;
+use ringcache_engine::{DeleteOp, GetOp, StoreMode};
+
+#[test]
+fn miss_on_absent_key() {
+    let (mut s, clock) = store();
+    assert!(s.get(b"nope", &get_op(), &clock).is_none());
+}
+
+#[test]
+fn expired_item_is_a_miss_and_is_reclaimed() {
+    let (mut s, mut clock) = store();
+    store_with(&mut s, &clock, b"k", b"v", 0, 5, op(StoreMode::Set));
+    clock.advance_secs(4);
+    assert!(s.get(b"k", &peek_op(), &clock).is_some());
+    clock.advance_secs(1);
+    assert!(s.get(b"k", &get_op(), &clock).is_none());
+    let stats = s.stats();
+    assert_eq!(
+        (stats.curr_items, stats.reclaimed, stats.expired_unfetched),
+        (0, 1, 1)
+    );
+}
+
+#[test]
+fn fetched_before_reports_the_previous_state() {
+    let (mut s, clock) = store();
+    set(&mut s, &clock, b"k", b"v");
+    assert!(!s.get(b"k", &peek_op(), &clock).unwrap().item.fetched_before);
+    assert!(
+        !s.get(b"k", &peek_op(), &clock).unwrap().item.fetched_before,
+        "a peek sets nothing"
+    );
+    assert!(!s.get(b"k", &get_op(), &clock).unwrap().item.fetched_before);
+    assert!(s.get(b"k", &get_op(), &clock).unwrap().item.fetched_before);
+}
+
+#[test]
+fn bump_updates_last_access_and_peek_does_not() {
+    let (mut s, mut clock) = store();
+    set(&mut s, &clock, b"k", b"v");
+    let stored_at = clock.now_rel();
+    clock.advance_secs(7);
+    assert_eq!(
+        s.get(b"k", &peek_op(), &clock).unwrap().item.last_access,
+        stored_at
+    );
+    s.get(b"k", &get_op(), &clock).unwrap();
+    assert_eq!(
+        s.get(b"k", &peek_op(), &clock).unwrap().item.last_access,
+        stored_at + 7
+    );
+}
+
+#[test]
+fn touch_sets_a_new_expiry() {
+    let (mut s, mut clock) = store();
+    set(&mut s, &clock, b"k", b"v");
+    let touch = GetOp {
+        bump: true,
+        touch_exptime: Some(10),
+        ..GetOp::default()
+    };
+    let hit = s.get(b"k", &touch, &clock).unwrap();
+    assert_eq!(hit.item.expiry, clock.now_rel() + 10);
+    clock.advance_secs(10);
+    assert!(s.get(b"k", &peek_op(), &clock).is_none());
+}
+
+#[test]
+fn vivify_on_miss_creates_an_empty_item_and_wins_once() {
+    let (mut s, clock) = store();
+    let vivify = GetOp {
+        bump: true,
+        vivify_exptime: Some(30),
+        ..GetOp::default()
+    };
+    let first = s.get(b"k", &vivify, &clock).unwrap();
+    assert!(first.win && first.vivified);
+    assert!(!first.item.win_token_sent);
+    assert_eq!((first.item.value, first.item.flags), (&b""[..], 0));
+    assert_eq!(first.item.expiry, clock.now_rel() + 30);
+    let second = s.get(b"k", &vivify, &clock).unwrap();
+    assert!(!second.win && !second.vivified);
+    assert!(second.item.win_token_sent);
+}
+
+#[test]
+fn recache_below_hands_out_one_win() {
+    let (mut s, mut clock) = store();
+    store_with(&mut s, &clock, b"k", b"v", 0, 100, op(StoreMode::Set));
+    let recache = GetOp {
+        bump: true,
+        recache_below_secs: Some(30),
+        ..GetOp::default()
+    };
+    assert!(
+        !s.get(b"k", &recache, &clock).unwrap().win,
+        "100 s left is not below 30"
+    );
+    clock.advance_secs(71);
+    let hit = s.get(b"k", &recache, &clock).unwrap();
+    assert!(hit.win && !hit.item.win_token_sent);
+    let hit = s.get(b"k", &recache, &clock).unwrap();
+    assert!(!hit.win && hit.item.win_token_sent);
+    // no TTL: never below
+    set(&mut s, &clock, b"j", b"v");
+    assert!(!s.get(b"j", &recache, &clock).unwrap().win);
+}
+
+#[test]
+fn stale_item_wins_once_after_invalidation() {
+    let (mut s, clock) = store();
+    set(&mut s, &clock, b"k", b"v");
+    let invalidate = DeleteOp {
+        invalidate: Some(Some(30)),
+        ..DeleteOp::default()
+    };
+    s.delete(b"k", &invalidate, &clock);
+    let hit = s.get(b"k", &get_op(), &clock).unwrap();
+    assert!(hit.item.stale && hit.win && !hit.item.win_token_sent);
+    assert_eq!(hit.item.expiry, clock.now_rel() + 30);
+    let hit = s.get(b"k", &get_op(), &clock).unwrap();
+    assert!(hit.item.stale && !hit.win && hit.item.win_token_sent);
+    // a second invalidation clears the token so a new client can win
+    s.delete(
+        b"k",
+        &DeleteOp {
+            invalidate: Some(None),
+            ..DeleteOp::default()
+        },
+        &clock,
+    );
+    assert!(s.get(b"k", &get_op(), &clock).unwrap().win);
+}

@@ -15,7 +15,7 @@ pub const ITEM_SIZE_MAX_UPPER_LIMIT_BYTES: usize = 1024 * 1024 * 1024;
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "ringcache",
-    version = crate::VERSION,
+    version = crate::PACKAGE_VERSION,
     about = "A memcached-compatible cache server: thread-per-core, shared-nothing, io_uring.",
     disable_version_flag = true
 )]

@@ -9,5 +9,10 @@ pub mod proto;
 pub mod runtime;
 pub mod stats;
 
-/// The version string ringcache reports (`version`, `stats`).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version ringcache reports to clients (`version`, `stats`): the memcached release whose
+/// protocol it implements, then its own, because some clients gate features on the memcached
+/// version they parse from the front of this string.
+pub const VERSION: &str = concat!("1.6.18-ringcache-", env!("CARGO_PKG_VERSION"));
+
+/// ringcache's own version.
+pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");

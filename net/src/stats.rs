@@ -3,6 +3,8 @@
 //!
 //! CONTRACT: the runtime updates the connection and byte counters; `exec` updates the command
 //! counters and renders `stats`. Add fields freely; keep them plain `u64`.
+//!
+//! Field names are memcached 1.6.18's `stats` names; `exec::misc` prints them in its order.
 
 #[derive(Clone, Debug, Default)]
 pub struct ShardStats {
@@ -12,6 +14,10 @@ pub struct ShardStats {
     pub rejected_connections: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
+    /// Times a connection gave up its turn with input left (memcached `conn_yields`).
+    pub conn_yields: u64,
+    /// Times accepting was paused at the connection limit (memcached `listen_disabled_num`).
+    pub listen_disabled_num: u64,
     // Commands (exec).
     pub cmd_get: u64,
     pub cmd_set: u64,
@@ -35,4 +41,7 @@ pub struct ShardStats {
     pub touch_misses: u64,
     pub store_too_large: u64,
     pub store_no_memory: u64,
+    /// ringcache has no SASL; kept so `stats` has memcached's field set.
+    pub auth_cmds: u64,
+    pub auth_errors: u64,
 }

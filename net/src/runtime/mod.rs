@@ -140,7 +140,11 @@ fn set_up_shard(
     };
     let store = Store::new(engine_config).map_err(|e| format!("shard {shard_index}: {e:?}"))?;
     let conn_limit = config.conn_limit as usize;
-    let cq_entries = (4 * conn_limit + 256).next_power_of_two().min(1 << 16) as u32;
+    // Room for every connection's recv, send and close plus accepts, so the completion queue
+    // never overflows; the kernel wants it at least as large as the submission queue.
+    let cq_entries = (4 * conn_limit + 256)
+        .next_power_of_two()
+        .clamp(2 * shard::SQ_ENTRIES_COUNT as usize, 1 << 16) as u32;
     let ring = shard::new_ring(cq_entries)?;
     let mut listeners = Vec::with_capacity(config.listen_addrs.len());
     let mut ports = Vec::with_capacity(config.listen_addrs.len());

@@ -12,9 +12,11 @@
 //!         8 bytes  4         4         4         4        4           4         4          1   1   1   1  = 40 bytes header
 //!
 //!  cas          CAS unique (0 when CAS is disabled)
-//!  hash_next    next item in the same index bucket ([`ItemRef`], NIL = end); free-list link
-//!               when the chunk is free
-//!  lru_prev/next  neighbours in the slab class's LRU list (NIL = end)
+//!  hash_next    next item in the same index bucket ([`ItemRef`], NIL = end); when the chunk
+//!               is free: the next free chunk of its class (NIL = end)
+//!  lru_prev/next  neighbours in the slab class's LRU list (NIL = end); when the chunk is free,
+//!               lru_prev is the previous free chunk of its class (NIL = list head), so that
+//!               `reassign.rs` can take any free chunk out of the free list in O(1)
 //!  expiry       RelTime at which the item expires, 0 = never
 //!  last_access  RelTime of the last store or fetch (memcached `it->time`)
 //!  flags        client flags
@@ -22,8 +24,12 @@
 //!  kl           key length in bytes, 0..=250
 //!  cls          slab class of the chunk
 //!  bit          ITEM_LINKED | ITEM_FETCHED | ITEM_STALE | ITEM_TOKEN_SENT
-//!  mgc          magic: ITEM_MAGIC for an item (reserved or linked), FREE_MAGIC for a free chunk
+//!  mgc          magic: ITEM_MAGIC for an item (reserved or linked), FREE_MAGIC for a free chunk,
+//!               anything else for memory that holds no chunk (never carved, or a page being
+//!               moved to another class)
 //! ```
+//!
+//! Version history: 1 = first layout; 2 = free chunks are doubly linked (lru_prev).
 //!
 //! Overhead per item: 40 bytes of header plus the chunk's rounding slack, plus the index
 //! (see `index.rs`). Invariant: header + key + value never exceeds the chunk size of `cls`.
@@ -31,7 +37,7 @@
 use crate::arena::{Arena, ItemRef};
 
 /// Bumped whenever a byte of the layout above changes meaning.
-pub const ITEM_LAYOUT_VERSION: u32 = 1;
+pub const ITEM_LAYOUT_VERSION: u32 = 2;
 
 pub(crate) const HEADER_SIZE_BYTES: usize = 40;
 /// Longest key memcached accepts.
@@ -214,19 +220,57 @@ pub(crate) fn value_mut(arena: &mut Arena, r: ItemRef) -> &mut [u8] {
     arena.bytes_mut(at, len)
 }
 
-/// Marks the chunk at `r` free, linked to `next_free` in its class's free list.
-pub(crate) fn write_free(arena: &mut Arena, r: ItemRef, slab_class: u8, next_free: ItemRef) {
+/// Marks the chunk at `r` free, between `prev_free` and `next_free` in its class's free list.
+pub(crate) fn write_free(
+    arena: &mut Arena,
+    r: ItemRef,
+    slab_class: u8,
+    prev_free: ItemRef,
+    next_free: ItemRef,
+) {
     let base = r.offset_bytes();
     arena.write_u32(base + field::HASH_NEXT, next_free.0);
+    arena.write_u32(base + field::LRU_PREV, prev_free.0);
     arena.write_u8(base + field::SLAB_CLASS, slab_class);
     arena.write_u8(base + field::BITS, 0);
     arena.write_u8(base + field::MAGIC, FREE_MAGIC);
 }
 
+fn assert_free(arena: &Arena, r: ItemRef) {
+    assert_eq!(magic(arena, r), FREE_MAGIC, "chunk {} is not free", r.0);
+}
+
 /// The free-list successor of the free chunk at `r`.
 pub(crate) fn read_free_next(arena: &Arena, r: ItemRef) -> ItemRef {
-    assert_eq!(magic(arena, r), FREE_MAGIC, "chunk {} is not free", r.0);
+    assert_free(arena, r);
     ItemRef(arena.read_u32(r.offset_bytes() + field::HASH_NEXT))
+}
+
+/// The free-list predecessor of the free chunk at `r` (NIL at the head).
+pub(crate) fn read_free_prev(arena: &Arena, r: ItemRef) -> ItemRef {
+    assert_free(arena, r);
+    ItemRef(arena.read_u32(r.offset_bytes() + field::LRU_PREV))
+}
+
+pub(crate) fn set_free_next(arena: &mut Arena, r: ItemRef, next_free: ItemRef) {
+    assert_free(arena, r);
+    arena.write_u32(r.offset_bytes() + field::HASH_NEXT, next_free.0);
+}
+
+pub(crate) fn set_free_prev(arena: &mut Arena, r: ItemRef, prev_free: ItemRef) {
+    assert_free(arena, r);
+    arena.write_u32(r.offset_bytes() + field::LRU_PREV, prev_free.0);
+}
+
+/// The slab class byte of the chunk at `r` (item or free chunk alike).
+pub(crate) fn chunk_class(arena: &Arena, r: ItemRef) -> u8 {
+    arena.read_u8(r.offset_bytes() + field::SLAB_CLASS)
+}
+
+/// Erases the magic of the chunk at `r`, so that it reads as neither an item nor a free
+/// chunk: a stale reference into a page that moved to another class then fails loudly.
+pub(crate) fn clear_magic(arena: &mut Arena, r: ItemRef) {
+    arena.write_u8(r.offset_bytes() + field::MAGIC, 0);
 }
 
 #[cfg(test)]
@@ -285,8 +329,10 @@ mod tests {
     fn free_chunk_is_not_read_as_item() {
         let mut arena = Arena::new(4096).unwrap();
         let r = ItemRef::from_offset_bytes(128);
-        write_free(&mut arena, r, 3, ItemRef::NIL);
+        write_free(&mut arena, r, 3, ItemRef(2), ItemRef::NIL);
         assert_eq!(read_free_next(&arena, r), ItemRef::NIL);
+        assert_eq!(read_free_prev(&arena, r), ItemRef(2));
+        assert_eq!(chunk_class(&arena, r), 3);
         let _ = read_header(&arena, r);
     }
 

@@ -23,6 +23,7 @@ mod item;
 mod lifecycle;
 mod lru;
 mod numeric;
+mod reassign;
 mod set;
 mod slab;
 
@@ -117,6 +118,9 @@ pub enum ReserveError {
     /// Header + key + value exceeds `item_size_max_bytes` (`SERVER_ERROR object too large for cache`).
     TooLarge,
     /// Nothing could be evicted, or `evict_when_full` is off (`SERVER_ERROR out of memory storing object`).
+    /// With eviction on, this means the item's class had nothing to evict and no candidate
+    /// page of another class could be moved (each held a reservation or the item being
+    /// appended to / incremented); see `reassign.rs`.
     OutOfMemory,
 }
 
@@ -221,6 +225,8 @@ pub struct EngineStats {
     pub expired_unfetched: u64,
     pub evicted_unfetched: u64,
     pub limit_maxbytes: u64,
+    /// Pages moved from one slab class to another (memcached `slabs_moved`).
+    pub slabs_moved: u64,
 }
 
 /// One shard's store.
@@ -229,6 +235,7 @@ pub struct EngineStats {
 ///   Store
 ///   ├── arena   one anonymous mapping, `page_count` pages          (arena.rs)
 ///   ├── slabs   size classes, free lists, page hand-out             (slab.rs)
+///   │           pages moved between classes when one runs dry        (reassign.rs)
 ///   ├── lru     per-class LRU lists through the item headers        (lru.rs)
 ///   ├── index   power-of-two bucket array, chains through headers   (index.rs)
 ///   └── flush state (oldest_live, oldest_cas), CAS sequence, stats

@@ -11,7 +11,17 @@
 //! Expired and flushed items are removed lazily: when a lookup meets one, or when an
 //! allocation that found no free chunk and no fresh page searches the LRU tail
 //! ([`TAIL_SEARCH_COUNT`] items, as memcached's `lru_pull_tail`) for one to reuse. Only then,
-//! and only if `evict_when_full`, is the least recently used item evicted.
+//! and only if `evict_when_full`, is the least recently used item evicted. If the class has
+//! no item to evict either (it never got a page, or its only item is the pinned one), a
+//! whole page is taken from another class (`reassign.rs`).
+//!
+//! ```text
+//!   alloc_chunk(c): free list / carve / fresh page   (slab.rs, O(1))
+//!                   -> dead item among c's last TAIL_SEARCH_COUNT      (reclaimed)
+//!                   -> c's LRU tail, if evict_when_full                (evictions)
+//!                   -> a page moved from another class                 (reassign.rs)
+//!                   -> OutOfMemory
+//! ```
 
 use crate::arena::ItemRef;
 use crate::hash::hash_key;
@@ -65,14 +75,21 @@ impl Store {
             || (self.oldest_cas != 0 && header.cas != 0 && header.cas < self.oldest_cas)
     }
 
-    fn is_dead(&self, header: &Header, clock: &Clock) -> bool {
+    pub(crate) fn is_dead(&self, header: &Header, clock: &Clock) -> bool {
         self.is_flushed(header, clock) || clock.is_expired(header.expiry)
     }
 
-    fn count_reclaimed(&mut self, header: &Header) {
+    pub(crate) fn count_reclaimed(&mut self, header: &Header) {
         self.stats.reclaimed += 1;
         if !header.has(ITEM_FETCHED) {
             self.stats.expired_unfetched += 1;
+        }
+    }
+
+    pub(crate) fn count_evicted(&mut self, header: &Header) {
+        self.stats.evictions += 1;
+        if !header.has(ITEM_FETCHED) {
+            self.stats.evicted_unfetched += 1;
         }
     }
 
@@ -153,23 +170,19 @@ impl Store {
             }
             r = toward_head;
         }
-        if !self.config.evict_when_full {
-            return None;
+        if self.config.evict_when_full {
+            let mut victim = self.lru.tail(class);
+            if victim == pin && !victim.is_nil() {
+                victim = self.lru.toward_head(&self.arena, victim);
+            }
+            if !victim.is_nil() {
+                let header = self.header(victim);
+                self.count_evicted(&header);
+                self.unlink_unhashed(victim);
+                return Some(victim);
+            }
         }
-        let mut victim = self.lru.tail(class);
-        if victim == pin && !victim.is_nil() {
-            victim = self.lru.toward_head(&self.arena, victim);
-        }
-        if victim.is_nil() {
-            return None;
-        }
-        let header = self.header(victim);
-        self.stats.evictions += 1;
-        if !header.has(ITEM_FETCHED) {
-            self.stats.evicted_unfetched += 1;
-        }
-        self.unlink_unhashed(victim);
-        Some(victim)
+        self.alloc_from_moved_page(class, pin, clock)
     }
 
     /// Links the unlinked item at `r`: stamps `cas` and the store time, indexes it, puts it
@@ -204,7 +217,7 @@ impl Store {
         self.stats.bytes -= header.total_size_bytes() as u64;
     }
 
-    fn unlink_unhashed(&mut self, r: ItemRef) {
+    pub(crate) fn unlink_unhashed(&mut self, r: ItemRef) {
         let hash = hash_key(item::key(&self.arena, r));
         self.unlink(r, hash);
     }

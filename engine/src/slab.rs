@@ -2,8 +2,11 @@
 //! per-class free lists.
 //!
 //! Goals: O(1) allocation and free with no heap use; `memory_limit_bytes` hard (the arena
-//! holds exactly `page_count` pages). Non-goals: moving pages between classes (memcached's
-//! slab rebalancer) and eviction (the store decides what to evict; see `lifecycle.rs`).
+//! holds exactly `page_count` pages). Non-goals: eviction and choosing which page moves to
+//! another class (the store decides both; see `lifecycle.rs` and `reassign.rs`). This module
+//! only provides the page-move primitives: taking one free chunk out of a free list
+//! ([`Slabs::remove_free`]) and handing a page from one class to another
+//! ([`Slabs::move_page`]).
 //!
 //! ```text
 //!  size classes (page 1 MiB):  48, 64, 80, 104, 136, ... ~x1.25, 8-byte aligned ..., <= 512 KiB, 1 MiB
@@ -12,10 +15,24 @@
 //!                             | chunk 0 | chunk 1 | chunk 2 |         | chunk k | slack |
 //!                             +---------+---------+---------+-- ... --+---------+-------+
 //!                              <-size c->
-//!  a class takes chunks from: 1. its free list (linked through the header's hash_next)
+//!  a class takes chunks from: 1. its free list (doubly linked: hash_next / lru_prev)
 //!                             2. the uncut rest of its newest page (carve cursor)
 //!                             3. a fresh page from the arena
+//!                             (4. a page moved from another class: `reassign.rs`)
+//!
+//!  free list of class c:  free_head[c] -> [free] <-> [free] <-> ... <-> [free] -> NIL
+//!                                         prev=NIL
 //! ```
+//!
+//! The free list is doubly linked so that a page can leave its class: every free chunk in it
+//! is unlinked in O(1) without walking the list. The hot path pays one extra 4-byte write
+//! per alloc and per free (the neighbour's back link). The alternatives cost more where it
+//! matters: per-page free counts need a page table update on every alloc/free and still a
+//! list walk to unlink; rebuilding a class's free list after a move walks all its pages.
+//!
+//! Invariant: every chunk below a page's carve point (the whole page, or the carve cursor for
+//! a class's newest page) starts with an item or free-chunk header of the page's class; the
+//! bytes above it are stale and never read.
 //!
 //! The page size is 1 MiB, or `item_size_max_bytes` rounded up to 8 if that is larger, so the
 //! largest class (a whole page) holds any item the store accepts.
@@ -132,7 +149,15 @@ impl Slabs {
         let c = &mut self.classes[class as usize];
         if !c.free_head.is_nil() {
             let r = c.free_head;
+            assert!(
+                item::read_free_prev(arena, r).is_nil(),
+                "free list head {}",
+                r.0
+            );
             c.free_head = item::read_free_next(arena, r);
+            if !c.free_head.is_nil() {
+                item::set_free_prev(arena, c.free_head, ItemRef::NIL);
+            }
             c.free_count -= 1;
             return Some(r);
         }
@@ -160,9 +185,102 @@ impl Slabs {
             r.offset_bytes() + self.classes[class as usize].chunk_size_bytes <= arena.size_bytes()
         );
         let c = &mut self.classes[class as usize];
-        item::write_free(arena, r, class, c.free_head);
+        item::write_free(arena, r, class, ItemRef::NIL, c.free_head);
+        if !c.free_head.is_nil() {
+            item::set_free_prev(arena, c.free_head, r);
+        }
         c.free_head = r;
         c.free_count += 1;
+    }
+
+    /// Takes the free chunk at `r` out of `class`'s free list, wherever it is in the list.
+    pub(crate) fn remove_free(&mut self, arena: &mut Arena, r: ItemRef, class: u8) {
+        assert_eq!(item::chunk_class(arena, r), class, "free chunk {}", r.0);
+        let (prev, next) = (
+            item::read_free_prev(arena, r),
+            item::read_free_next(arena, r),
+        );
+        let c = &mut self.classes[class as usize];
+        assert!(c.free_count > 0);
+        if prev.is_nil() {
+            assert_eq!(c.free_head, r, "free chunk {} is not in list {class}", r.0);
+            c.free_head = next;
+        } else {
+            item::set_free_next(arena, prev, next);
+        }
+        if !next.is_nil() {
+            item::set_free_prev(arena, next, prev);
+        }
+        c.free_count -= 1;
+        item::clear_magic(arena, r);
+    }
+
+    /// Start of the page holding the chunk at `r`.
+    pub(crate) fn page_start_of(&self, r: ItemRef) -> usize {
+        let at = r.offset_bytes();
+        assert!(
+            at < self.pages_used_count * self.page_size_bytes,
+            "chunk {}",
+            r.0
+        );
+        at / self.page_size_bytes * self.page_size_bytes
+    }
+
+    /// End of the carved part of the page at `page_start_bytes`, owned by `class`: the carve
+    /// cursor if it is the class's newest page, else the end of its last whole chunk.
+    pub(crate) fn carved_end_bytes(&self, page_start_bytes: usize, class: u8) -> usize {
+        assert!(page_start_bytes % self.page_size_bytes == 0);
+        assert!(page_start_bytes < self.pages_used_count * self.page_size_bytes);
+        let c = &self.classes[class as usize];
+        let page_end_bytes = page_start_bytes + self.page_size_bytes;
+        if c.carve_end_bytes == page_end_bytes {
+            assert!(c.carve_next_bytes > page_start_bytes && c.carve_next_bytes <= page_end_bytes);
+            c.carve_next_bytes
+        } else {
+            page_start_bytes + self.page_size_bytes / c.chunk_size_bytes * c.chunk_size_bytes
+        }
+    }
+
+    pub(crate) fn class_page_count(&self, class: u8) -> u32 {
+        self.classes[class as usize].page_count
+    }
+
+    /// A page of `class` that holds a free chunk or is its newest page, if any: where to look
+    /// first for a page to take from a class that has no linked item.
+    pub(crate) fn spare_page_of(&self, class: u8) -> Option<usize> {
+        let c = &self.classes[class as usize];
+        if c.page_count == 0 {
+            return None;
+        }
+        if !c.free_head.is_nil() {
+            return Some(self.page_start_of(c.free_head));
+        }
+        (c.carve_end_bytes > 0).then(|| c.carve_end_bytes - self.page_size_bytes)
+    }
+
+    /// Hands the page at `page_start_bytes` from `from` to `to`, which carves it from its
+    /// start. The caller has emptied it: no item of `from` lives in it and none of its chunks
+    /// is in `from`'s free list. `to` must have used up its own newest page.
+    pub(crate) fn move_page(&mut self, page_start_bytes: usize, from: u8, to: u8) {
+        assert_ne!(from, to);
+        assert!(page_start_bytes % self.page_size_bytes == 0);
+        assert!(page_start_bytes < self.pages_used_count * self.page_size_bytes);
+        let page_end_bytes = page_start_bytes + self.page_size_bytes;
+        let f = &mut self.classes[from as usize];
+        assert!(f.page_count > 0);
+        f.page_count -= 1;
+        if f.carve_end_bytes == page_end_bytes {
+            f.carve_next_bytes = 0;
+            f.carve_end_bytes = 0;
+        }
+        let t = &mut self.classes[to as usize];
+        assert!(
+            t.carve_next_bytes + t.chunk_size_bytes > t.carve_end_bytes,
+            "class {to} still has room in its newest page"
+        );
+        t.page_count += 1;
+        t.carve_next_bytes = page_start_bytes;
+        t.carve_end_bytes = page_end_bytes;
     }
 
     /// Free chunks waiting in `class`'s free list.
@@ -252,5 +370,55 @@ mod tests {
             assert!(slabs.alloc(&mut arena, class).is_some());
         }
         assert_eq!(slabs.alloc(&mut arena, class), None);
+    }
+
+    #[test]
+    fn any_free_chunk_leaves_the_free_list_in_constant_time() {
+        let mut arena = Arena::new(MIB).unwrap();
+        let mut slabs = Slabs::new(MIB, 1);
+        let rs: Vec<ItemRef> = (0..5)
+            .map(|_| slabs.alloc(&mut arena, 0).unwrap())
+            .collect();
+        for &r in &rs {
+            slabs.free(&mut arena, r, 0);
+        }
+        // The list is rs[4] rs[3] rs[2] rs[1] rs[0]: take a middle, the head, the tail.
+        slabs.remove_free(&mut arena, rs[2], 0);
+        slabs.remove_free(&mut arena, rs[4], 0);
+        slabs.remove_free(&mut arena, rs[0], 0);
+        assert_eq!(
+            item::magic(&arena, rs[2]),
+            0,
+            "a removed chunk is no longer free"
+        );
+        assert_eq!(slabs.free_count(0), 2);
+        assert_eq!(slabs.alloc(&mut arena, 0), Some(rs[3]));
+        assert_eq!(slabs.alloc(&mut arena, 0), Some(rs[1]));
+        assert_eq!(slabs.free_count(0), 0);
+        let carved = slabs.alloc(&mut arena, 0).unwrap();
+        assert_eq!(carved.offset_bytes(), 5 * CHUNK_SIZE_MIN_BYTES);
+    }
+
+    #[test]
+    fn a_moved_page_is_carved_by_its_new_class() {
+        let mut arena = Arena::new(2 * MIB).unwrap();
+        let mut slabs = Slabs::new(MIB, 2);
+        let last = (slabs.class_count() - 1) as u8;
+        let first = slabs.alloc(&mut arena, 0).unwrap();
+        assert_eq!(slabs.alloc(&mut arena, last).unwrap().offset_bytes(), MIB);
+        assert_eq!(slabs.alloc(&mut arena, 5), None);
+        assert_eq!(slabs.carved_end_bytes(0, 0), CHUNK_SIZE_MIN_BYTES);
+        assert_eq!(slabs.carved_end_bytes(MIB, last), 2 * MIB);
+        assert_eq!(slabs.page_start_of(first), 0);
+        assert_eq!(slabs.spare_page_of(0), Some(0));
+        slabs.move_page(0, 0, 5);
+        assert_eq!(slabs.class_page_count(0), 0);
+        assert_eq!(slabs.class_page_count(5), 1);
+        assert_eq!(slabs.spare_page_of(0), None);
+        assert_eq!(slabs.alloc(&mut arena, 5), Some(first));
+        assert_eq!(slabs.carved_end_bytes(0, 5), slabs.chunk_size_bytes(5));
+        // Class 0 lost its carve cursor with the page, and no fresh page is left.
+        assert_eq!(slabs.alloc(&mut arena, 0), None);
+        assert_eq!(slabs.pages_used_count(), 2);
     }
 }

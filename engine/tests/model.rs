@@ -2,9 +2,10 @@
 //! `HashMap` model of memcached's semantics.
 //!
 //! - Roomy store (nothing is ever evicted): every outcome and every value must be identical.
-//! - Tiny store (a few pages, large values): eviction and out-of-memory may only turn hits
-//!   into misses or make a command fail without effect; every value the store returns must
-//!   be one the model allows, and the memory used never exceeds the limit.
+//! - Tiny store (a few pages, values of several size classes, so that pages move between
+//!   classes): eviction and out-of-memory may only turn hits into misses or make a command
+//!   fail without effect; every value the store returns must be one the model allows, and
+//!   the memory used never exceeds the limit.
 
 use std::collections::HashMap;
 
@@ -234,10 +235,19 @@ struct Harness {
 
 impl Harness {
     fn new(memory_limit_bytes: usize, key_count: usize, tiny: bool) -> Harness {
+        Harness::with_eviction(memory_limit_bytes, key_count, tiny, true)
+    }
+
+    fn with_eviction(
+        memory_limit_bytes: usize,
+        key_count: usize,
+        tiny: bool,
+        evict_when_full: bool,
+    ) -> Harness {
         let config = Config {
             memory_limit_bytes,
             item_size_max_bytes: MIB,
-            evict_when_full: true,
+            evict_when_full,
             cas_enabled: true,
             cas_first: 1,
             cas_step: 1,
@@ -521,8 +531,24 @@ fn small_value() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+fn sized_value(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
+    (b'a'..=b'z', len).prop_map(|(byte, len)| vec![byte; len])
+}
+
 fn big_value() -> impl Strategy<Value = Vec<u8>> {
-    (b'a'..=b'z', 120_000usize..160_000).prop_map(|(byte, len)| vec![byte; len])
+    sized_value(120_000..160_000)
+}
+
+/// Small, medium and big values: each size range spans a few slab classes, and three pages
+/// cannot hold a page for each, so classes keep taking pages from one another.
+fn spread_value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        2 => small_value(),
+        2 => sized_value(300..3_000),
+        2 => sized_value(10_000..40_000),
+        1 => sized_value(60_000..100_000),
+        2 => big_value(),
+    ]
 }
 
 fn commands(
@@ -579,11 +605,31 @@ proptest! {
 
     #[test]
     fn tiny_store_only_forgets(
-        cmds in commands(64, prop_oneof![1 => small_value(), 3 => big_value()].boxed(), 100..300, 60, 0),
+        cmds in commands(64, spread_value().boxed(), 100..300, 60, 0),
     ) {
         let mut harness = Harness::new(3 * MIB, 64, true);
         for cmd in &cmds {
             harness.step(cmd);
+        }
+        harness.sweep();
+        if std::env::var_os("MODEL_STATS").is_some() {
+            eprintln!("{:?}", harness.store.stats());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// `-M`: pages still move, but only pages that hold no item; nothing is ever evicted.
+    #[test]
+    fn tiny_store_without_eviction_never_evicts(
+        cmds in commands(64, spread_value().boxed(), 100..300, 60, 0),
+    ) {
+        let mut harness = Harness::with_eviction(3 * MIB, 64, true, false);
+        for cmd in &cmds {
+            harness.step(cmd);
+            prop_assert_eq!(harness.store.stats().evictions, 0);
         }
         harness.sweep();
         if std::env::var_os("MODEL_STATS").is_some() {

@@ -251,10 +251,15 @@ fn bare_newlines_end_command_lines() {
 #[test]
 fn line_without_newline_over_limit_closes() {
     expect_closed(&[b'x'; 2100], b"");
+    // A long line whose newline is still to come when 2048 bytes are in closes.
     let mut input = b"version\r\n".to_vec();
     input.extend_from_slice(&[b'x'; 3000]);
     input.extend_from_slice(b"\r\nversion\r\n");
-    expect_closed(&input, b"VERSION 1.6.18\r\n");
+    for size in [1, 2, 5, 10, 100, 1000] {
+        let run = run_chunked(&input, size);
+        assert!(run.closed, "fragment size {size}: not closed");
+        assert_eq!(run.output, b"VERSION 1.6.18\r\n");
+    }
     // A long multi-get is fine.
     let mut get = b"get".to_vec();
     for _ in 0..1000 {
@@ -266,6 +271,21 @@ fn line_without_newline_over_limit_closes() {
     let mut huge = b"get ".to_vec();
     huge.resize(INPUT_PENDING_MAX_BYTES, b'a');
     expect_closed(&huge, b"");
+}
+
+/// memcached measures only lines still waiting for their newline: one that arrives whole is
+/// served at any length (here: an unknown command).
+#[test]
+fn long_line_arriving_with_its_newline_is_served() {
+    let mut input = b"version\r\n".to_vec();
+    input.extend_from_slice(&[b'x'; 3000]);
+    input.extend_from_slice(b"\r\nversion\r\n");
+    let run = run_chunked(&input, usize::MAX);
+    assert!(!run.closed);
+    assert_eq!(
+        String::from_utf8_lossy(&run.output),
+        "VERSION 1.6.18\r\nERROR\r\nVERSION 1.6.18\r\n"
+    );
 }
 
 #[test]

@@ -1,12 +1,11 @@
 //! Request lines: framing (where does the next command line end?) and memcached's tokenizer.
 //!
-//! Framing follows memcached 1.6.18's `try_read_command_ascii`, made independent of how the
-//! input happens to be split into reads:
+//! Framing follows memcached 1.6.18's `try_read_command_ascii`:
 //! - a line ends at `\n`; one `\r` before it is dropped (unless the line is just `\r`);
 //! - a NUL byte ends the command early (memcached runs `strlen` over the line);
-//! - a line of more than [`LINE_LEN_MAX_BYTES`] closes the connection unless it starts (after at
-//!   most [`LEADING_SPACES_MAX`] spaces) with `get ` or `gets `; those may run to
-//!   [`GET_LINE_LEN_MAX_BYTES`].
+//! - more than [`LINE_LEN_MAX_BYTES`] without a newline closes the connection unless the line
+//!   starts (after at most [`LEADING_SPACES_MAX`] spaces) with `get ` or `gets `; those may run
+//!   to [`GET_LINE_LEN_MAX_BYTES`]. A line whose newline has arrived is served at any length.
 //!
 //! The tokenizer splits on single spaces only (tabs are part of a token) and keeps at most
 //! [`TOKENS_MAX`]` - 1` tokens, exactly like `tokenize_command`, so that token-count checks
@@ -54,17 +53,20 @@ fn is_multiget_prefix(buf: &[u8]) -> Option<bool> {
 }
 
 /// Finds the next command line at the front of `buf`.
+///
+/// As in memcached, only a line still waiting for its newline is measured against the limits:
+/// a line whose newline has arrived is processed whatever its length (it is at most
+/// `INPUT_PENDING_MAX_BYTES`, the runtime's input bound). So whether a line between
+/// [`LINE_LEN_MAX_BYTES`] and that bound is served or closes the connection depends on how it
+/// arrives, exactly as with memcached's reads.
 pub fn frame(buf: &[u8]) -> Frame<'_> {
-    let newline = memchr(b'\n', buf);
-    let body_len = newline.unwrap_or(buf.len());
-    if body_len > LINE_LEN_MAX_BYTES {
-        // Decidable: more than LINE_LEN_MAX_BYTES bytes are present.
-        let multiget = is_multiget_prefix(&buf[..body_len]).unwrap_or(false);
-        if !multiget || body_len > GET_LINE_LEN_MAX_BYTES {
-            return Frame::TooLong;
+    let Some(nl) = memchr(b'\n', buf) else {
+        if buf.len() > LINE_LEN_MAX_BYTES {
+            let multiget = is_multiget_prefix(buf).unwrap_or(false);
+            if !multiget || buf.len() > GET_LINE_LEN_MAX_BYTES {
+                return Frame::TooLong;
+            }
         }
-    }
-    let Some(nl) = newline else {
         return Frame::Incomplete;
     };
     let mut end = nl;

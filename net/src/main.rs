@@ -7,7 +7,10 @@ use ringcache_net::runtime::Server;
 fn main() {
     let args = Args::parse();
     if args.version {
-        println!("ringcache {} (memcached 1.6.18 text protocol)", ringcache_net::PACKAGE_VERSION);
+        println!(
+            "ringcache {} (memcached 1.6.18 text protocol)",
+            ringcache_net::PACKAGE_VERSION
+        );
         return;
     }
     let config = match args.to_config() {

@@ -7,9 +7,15 @@
 //! - a result no longer than the old value is written in place, padded with spaces
 //!   ("10" decr 1 -> "9 "); a longer one goes into a new item with the old flags and TTL;
 //!   either way the item gets a new CAS and is bumped;
-//! - `vivify` (meta N/J) on a miss stores the initial value (flags 0) and returns it as is.
+//! - `vivify_initial` (meta N/J) on a miss stores the initial value (flags 0, no expiry) and
+//!   returns it as is, with `created` set;
+//! - the expiry steps (meta `T`, `N`) apply in request order to the item the result was
+//!   written to: the item updated in place or the created one. When the result went into a
+//!   new item, memcached applies them to the old, unlinked item: the reply's `t` sees them,
+//!   the stored item keeps the old expiry.
 
 use crate::arena::ItemRef;
+use crate::expiry::replay;
 use crate::hash::hash_key;
 use crate::item::{self, KEY_LEN_MAX};
 use crate::numeric::{parse_u64, write_u64, U64_DIGITS_MAX};
@@ -19,10 +25,8 @@ impl Store {
     pub(crate) fn arith_item(&mut self, key: &[u8], op: &ArithOp, clock: &Clock) -> ArithOutcome {
         let hash = hash_key(key);
         let Some(r) = self.find_live(key, hash, clock) else {
-            return match op.vivify {
-                Some((initial, exptime)) => {
-                    self.vivify_number(key, hash, initial, exptime, op, clock)
-                }
+            return match op.vivify_initial {
+                Some(initial) => self.vivify_number(key, hash, initial, op, clock),
                 None => ArithOutcome::NotFound,
             };
         };
@@ -46,7 +50,8 @@ impl Store {
         };
         let mut digits = [0u8; U64_DIGITS_MAX];
         let digits_len = write_u64(value, &mut digits);
-        let target = if digits_len <= header.value_len as usize {
+        let in_place = digits_len <= header.value_len as usize;
+        let target = if in_place {
             let stored = item::value_mut(&mut self.arena, r);
             stored[..digits_len].copy_from_slice(&digits[..digits_len]);
             stored[digits_len..].fill(b' ');
@@ -74,7 +79,7 @@ impl Store {
             self.replace(r, new, hash, cas, clock);
             new
         };
-        self.finish_arith(target, value, op, clock)
+        self.finish_arith(target, value, Finish::Updated { in_place }, op, clock)
     }
 
     fn vivify_number(
@@ -82,38 +87,52 @@ impl Store {
         key: &[u8],
         hash: u64,
         initial: u64,
-        exptime: i64,
         op: &ArithOp,
         clock: &Clock,
     ) -> ArithOutcome {
         let mut digits = [0u8; U64_DIGITS_MAX];
         let digits_len = write_u64(initial, &mut digits);
-        let expiry = clock.expiry_of(exptime);
-        let Ok(r) = self.alloc_item(key, 0, expiry, digits_len, ItemRef::NIL, clock) else {
+        let Ok(r) = self.alloc_item(key, 0, 0, digits_len, ItemRef::NIL, clock) else {
             return ArithOutcome::OutOfMemory;
         };
         item::value_mut(&mut self.arena, r).copy_from_slice(&digits[..digits_len]);
         let cas = self.new_cas(op.explicit_cas);
         self.link(r, hash, cas, clock);
-        self.finish_arith(r, initial, op, clock)
+        self.finish_arith(r, initial, Finish::Created, op, clock)
     }
 
+    /// Applies the expiry steps to `r` (if memcached would) and builds the outcome.
     fn finish_arith(
         &mut self,
         r: ItemRef,
         value: u64,
+        how: Finish,
         op: &ArithOp,
         clock: &Clock,
     ) -> ArithOutcome {
         let mut header = self.header(r);
-        if let Some(exptime) = op.touch_exptime {
-            header.expiry = clock.expiry_of(exptime);
+        let created = how == Finish::Created;
+        // No token is involved in arith: `Recache` never wins with `token_sent`.
+        let replayed = replay(&op.steps, header.expiry, created, true, clock);
+        if how != (Finish::Updated { in_place: false }) {
+            header.expiry = replayed.final_expiry();
             self.write_header(r, &header);
         }
         ArithOutcome::Done {
             value,
             cas: header.cas,
             expiry: header.expiry,
+            created,
+            expiry_at_step: replayed.at_step,
         }
     }
+}
+
+/// How an arith result reached the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Finish {
+    /// Written over an existing number (`in_place`) or into a new item that replaced it.
+    Updated { in_place: bool },
+    /// Stored as a new item by `vivify_initial`.
+    Created,
 }

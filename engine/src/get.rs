@@ -1,14 +1,17 @@
 //! Retrieval: get/gets/gat/gats/touch and meta mg/me, with the meta win/stale logic.
 //!
-//! Win token (protocol.txt, mg flags N, R and return flags W, X, Z), as memcached 1.6:
-//! - a miss with `N` creates an empty item (flags 0) with the given TTL; its creator wins;
-//! - with `R n`, a hit whose expiry is set and less than `n` seconds away wins, unless a
-//!   token was already sent or the item was just created;
+//! Win token (protocol.txt, mg flags N, R and return flags W, X, Z), as memcached 1.6.18:
+//! - a miss with `vivify` creates an empty item (flags 0, no expiry); a `Vivify` step then
+//!   sets its expiry and makes its creator win;
+//! - the expiry steps apply in request order (`expiry.rs`): a `Recache` step wins if no token
+//!   was sent yet, the item was not just created, and its expiry at that point is set and
+//!   earlier than the step's time;
 //! - a stale item wins if no token was sent yet;
 //! - a win sets the item's token-sent bit; later requesters see `Z` (`win_token_sent`).
 
+use crate::expiry::replay;
 use crate::hash::hash_key;
-use crate::item::{ITEM_FETCHED, ITEM_TOKEN_SENT};
+use crate::item::{ITEM_FETCHED, ITEM_STALE, ITEM_TOKEN_SENT};
 use crate::{Clock, GetHit, GetOp, Store};
 
 impl Store {
@@ -18,10 +21,11 @@ impl Store {
         let r = match self.find_live(key, hash, clock) {
             Some(r) => r,
             None => {
-                let exptime = op.vivify_exptime?;
-                let expiry = clock.expiry_of(exptime);
+                if !op.vivify {
+                    return None;
+                }
                 let r = self
-                    .alloc_item(key, 0, expiry, 0, crate::arena::ItemRef::NIL, clock)
+                    .alloc_item(key, 0, 0, 0, crate::arena::ItemRef::NIL, clock)
                     .ok()?;
                 let cas = self.new_cas(None);
                 self.link(r, hash, cas, clock);
@@ -31,35 +35,29 @@ impl Store {
         };
         let mut header = self.header(r);
         let (fetched_before, token_before) = Store::access_bits(&header);
-        if op.bump && !vivified {
+        // memcached bumps a vivified item too (after building the reply): it reads as fetched.
+        if op.bump {
             header.bits |= ITEM_FETCHED;
             header.last_access = clock.now_rel();
         }
-        if let Some(exptime) = op.touch_exptime {
-            header.expiry = clock.expiry_of(exptime);
-        }
-        let mut win = vivified;
-        if let Some(recache_below_secs) = op.recache_below_secs {
-            let below = u64::from(clock.now_rel()) + u64::from(recache_below_secs);
-            if !token_before && !vivified && header.expiry != 0 && u64::from(header.expiry) < below
-            {
-                win = true;
-            }
-        }
-        if header.has(crate::item::ITEM_STALE) && !token_before {
-            win = true;
+        let replayed = replay(&op.steps, header.expiry, vivified, token_before, clock);
+        header.expiry = replayed.final_expiry();
+        let mut win = replayed.win || (header.has(ITEM_STALE) && !token_before);
+        if op.no_win {
+            win = false;
         }
         if win {
             header.bits |= ITEM_TOKEN_SENT;
         }
         self.write_header(r, &header);
-        if op.bump && !vivified {
+        if op.bump {
             self.lru.bump(&mut self.arena, r, header.slab_class);
         }
         Some(GetHit {
             item: self.view(r, fetched_before, token_before),
             win,
             vivified,
+            expiry_at_step: replayed.at_step,
         })
     }
 }

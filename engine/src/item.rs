@@ -23,13 +23,14 @@
 //!  value_len    value length in bytes (no trailing CRLF is stored)
 //!  kl           key length in bytes, 0..=250
 //!  cls          slab class of the chunk
-//!  bit          ITEM_LINKED | ITEM_FETCHED | ITEM_STALE | ITEM_TOKEN_SENT
+//!  bit          ITEM_LINKED | ITEM_FETCHED | ITEM_STALE | ITEM_TOKEN_SENT | ITEM_KEY_BINARY
 //!  mgc          magic: ITEM_MAGIC for an item (reserved or linked), FREE_MAGIC for a free chunk,
 //!               anything else for memory that holds no chunk (never carved, or a page being
 //!               moved to another class)
 //! ```
 //!
-//! Version history: 1 = first layout; 2 = free chunks are doubly linked (lru_prev).
+//! Version history: 1 = first layout; 2 = free chunks are doubly linked (lru_prev);
+//! 3 = bit ITEM_KEY_BINARY (the key was given in base64).
 //!
 //! Overhead per item: 40 bytes of header plus the chunk's rounding slack, plus the index
 //! (see `index.rs`). Invariant: header + key + value never exceeds the chunk size of `cls`.
@@ -37,7 +38,7 @@
 use crate::arena::{Arena, ItemRef};
 
 /// Bumped whenever a byte of the layout above changes meaning.
-pub const ITEM_LAYOUT_VERSION: u32 = 2;
+pub const ITEM_LAYOUT_VERSION: u32 = 3;
 
 pub(crate) const HEADER_SIZE_BYTES: usize = 40;
 /// Longest key memcached accepts.
@@ -71,7 +72,10 @@ pub(crate) const ITEM_FETCHED: u8 = 1 << 1;
 pub(crate) const ITEM_STALE: u8 = 1 << 2;
 /// A client holds the recache token for this item.
 pub(crate) const ITEM_TOKEN_SENT: u8 = 1 << 3;
-const ITEM_BITS_ALL: u8 = ITEM_LINKED | ITEM_FETCHED | ITEM_STALE | ITEM_TOKEN_SENT;
+/// The key was given in base64 (meta `b`) when the item was stored: meta replies echo it so.
+pub(crate) const ITEM_KEY_BINARY: u8 = 1 << 4;
+const ITEM_BITS_ALL: u8 =
+    ITEM_LINKED | ITEM_FETCHED | ITEM_STALE | ITEM_TOKEN_SENT | ITEM_KEY_BINARY;
 
 pub(crate) const ITEM_MAGIC: u8 = 0xC5;
 pub(crate) const FREE_MAGIC: u8 = 0xF5;
@@ -289,7 +293,7 @@ mod tests {
             value_len: 1 << 20,
             key_len: 250,
             slab_class: 41,
-            bits: ITEM_LINKED | ITEM_STALE,
+            bits: ITEM_LINKED | ITEM_STALE | ITEM_KEY_BINARY,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod ttl;
 mod arena;
 mod arith;
 mod delete;
+mod expiry;
 mod flush;
 mod get;
 mod hash;
@@ -27,6 +28,7 @@ mod reassign;
 mod set;
 mod slab;
 
+pub use expiry::{ExpiryAtStep, ExpiryStep, ExpirySteps, EXPIRY_STEPS_MAX};
 pub use item::{ITEM_LAYOUT_VERSION, KEY_LEN_MAX};
 pub use ttl::{Clock, RelTime};
 
@@ -81,6 +83,9 @@ pub struct ItemView<'a> {
     pub stale: bool,
     /// A client already holds the recache token for this item (meta `Z`).
     pub win_token_sent: bool,
+    /// The key was given in base64 when the item was stored (meta `b`): meta replies echo it
+    /// base64-encoded (memcached `ITEM_KEY_BINARY`).
+    pub key_binary: bool,
     /// Slab class the item lives in (meta debug `cls=`).
     pub slab_class: u8,
     /// Bytes the item occupies in its slab chunk (header + key + value), meta debug `size=`.
@@ -92,14 +97,25 @@ pub struct ItemView<'a> {
 pub struct GetOp {
     /// `false` for a peek (meta debug `me`): no access-time update, no fetched bit, no LRU bump.
     pub bump: bool,
-    /// Set a new expiry while fetching (gat, gats, touch, mg `T`); protocol exptime.
-    pub touch_exptime: Option<i64>,
-    /// On a miss, create an empty item with this protocol exptime and hand out the win token
-    /// (mg `N`).
-    pub vivify_exptime: Option<i64>,
-    /// If the item's remaining TTL is below this many seconds, hand out the win token once
-    /// (mg `R`).
-    pub recache_below_secs: Option<u32>,
+    /// On a miss, create an empty item (flags 0, no expiry until a [`ExpiryStep::Vivify`]
+    /// step) whose creator wins the token (mg `N`).
+    pub vivify: bool,
+    /// Expiry steps in request order (gat/touch: one `Touch`; mg: `T`, `N`, `R`).
+    pub steps: ExpirySteps,
+    /// Hand out no win token (an mg that fails after its lookup, as memcached's does when
+    /// its opaque is too long; its expiry steps still apply).
+    pub no_win: bool,
+}
+
+impl GetOp {
+    /// gat/gats/touch: fetch (bumping) and set a new expiry.
+    pub fn touch(exptime: i64) -> GetOp {
+        GetOp {
+            bump: true,
+            steps: ExpirySteps::one(ExpiryStep::Touch(exptime)),
+            ..GetOp::default()
+        }
+    }
 }
 
 /// A retrieval result with the meta win/stale outcome.
@@ -110,6 +126,8 @@ pub struct GetHit<'a> {
     pub win: bool,
     /// The item was created by this very request (mg `N` on a miss).
     pub vivified: bool,
+    /// The item's expiry after each prefix of `GetOp::steps` (meta `t` at its position).
+    pub expiry_at_step: ExpiryAtStep,
 }
 
 /// Errors when reserving memory for a new item.
@@ -158,6 +176,9 @@ pub struct StoreOp {
     pub invalidate: bool,
     /// Meta `E`: use this CAS value for the new item instead of the next one.
     pub explicit_cas: Option<u64>,
+    /// Meta `b`: the key was given in base64; the stored item remembers it (a new item made
+    /// by append/prepend does not, as in memcached).
+    pub key_binary: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,20 +210,28 @@ pub struct ArithOp {
     pub decr: bool,
     pub delta: u64,
     pub compare_cas: Option<u64>,
-    /// Meta `N`/`J`: on a miss create the item with (initial value, protocol exptime).
-    pub vivify: Option<(u64, i64)>,
-    /// Meta `T`: set a new expiry on success.
-    pub touch_exptime: Option<i64>,
+    /// Meta `N`/`J`: on a miss create the item with this initial value (flags 0, no expiry
+    /// until a [`ExpiryStep::Vivify`] step).
+    pub vivify_initial: Option<u64>,
+    /// Meta `T` and `N` in request order (`Recache` steps have no effect here). As in
+    /// memcached, they act on the item the update was written to: when the new value no
+    /// longer fits and goes into a new item, they reach only the reply, not the store.
+    pub steps: ExpirySteps,
     pub explicit_cas: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArithOutcome {
-    /// New value, the item's CAS and expiry after the update.
+    /// New value, the item's CAS and stored expiry after the update.
     Done {
         value: u64,
         cas: u64,
         expiry: RelTime,
+        /// The item was created by `vivify_initial` (nothing was incremented; memcached
+        /// counts neither a hit nor a miss, and meta `q` does not hide the reply).
+        created: bool,
+        /// The expiry as the reply sees it after each prefix of `ArithOp::steps` (meta `t`).
+        expiry_at_step: ExpiryAtStep,
     },
     NotFound,
     /// The stored value is not a decimal number of at most 20 digits.

@@ -25,7 +25,9 @@
 
 use crate::arena::ItemRef;
 use crate::hash::hash_key;
-use crate::item::{self, Header, ITEM_FETCHED, ITEM_LINKED, ITEM_STALE, ITEM_TOKEN_SENT};
+use crate::item::{
+    self, Header, ITEM_FETCHED, ITEM_KEY_BINARY, ITEM_LINKED, ITEM_STALE, ITEM_TOKEN_SENT,
+};
 use crate::{Clock, ItemView, ReserveError, Store};
 
 /// Items looked at from the LRU tail for a dead one before evicting (memcached: 5).
@@ -262,6 +264,7 @@ impl Store {
             fetched_before,
             stale: header.has(ITEM_STALE),
             win_token_sent: token_before,
+            key_binary: header.has(ITEM_KEY_BINARY),
             slab_class: header.slab_class,
             total_size_bytes: header.total_size_bytes(),
         }

@@ -245,6 +245,7 @@ mod tests {
             compare_cas: None,
             invalidate: false,
             explicit_cas: None,
+            key_binary: false,
         }
     }
 

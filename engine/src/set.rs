@@ -16,10 +16,13 @@
 //!   Append/Prepend     NONE or MATCH: new combined item with the old   NotStored
 //!                      flags and TTL (NotStored if no memory); else Exists
 //! ```
+//!
+//! `key_binary` marks the reserved item; the combined item of append/prepend is a fresh one
+//! and is not marked (memcached allocates it without `ITEM_KEY_BINARY` either).
 
 use crate::arena::ItemRef;
 use crate::hash::hash_key;
-use crate::item::{self, ITEM_LINKED, ITEM_STALE, ITEM_TOKEN_SENT, KEY_LEN_MAX};
+use crate::item::{self, ITEM_KEY_BINARY, ITEM_LINKED, ITEM_STALE, ITEM_TOKEN_SENT, KEY_LEN_MAX};
 use crate::{Clock, Reservation, ReserveError, Store, StoreMode, StoreOp, StoreOutcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +80,11 @@ impl Store {
         clock: &Clock,
     ) -> StoreOutcome {
         let new = self.reserved(&reservation);
+        if op.key_binary {
+            let mut header = self.header(new);
+            header.bits |= ITEM_KEY_BINARY;
+            self.write_header(new, &header);
+        }
         let mut key_buf = [0u8; KEY_LEN_MAX];
         let key_len = self.copy_key(new, &mut key_buf);
         let key = &key_buf[..key_len];

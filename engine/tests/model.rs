@@ -358,6 +358,7 @@ impl Harness {
                     compare_cas,
                     invalidate: false,
                     explicit_cas: None,
+                    key_binary: false,
                 };
                 match self.store.commit(reservation, &op, &clock) {
                     StoreOutcome::Stored { .. } => Res::Stored,
@@ -367,15 +368,13 @@ impl Harness {
                 }
             }
             Cmd::Get { key } | Cmd::Touch { key, .. } => {
-                let touch_exptime = if let Cmd::Touch { exptime, .. } = cmd {
-                    Some(*exptime)
+                let op = if let Cmd::Touch { exptime, .. } = cmd {
+                    GetOp::touch(*exptime)
                 } else {
-                    None
-                };
-                let op = GetOp {
-                    bump: true,
-                    touch_exptime,
-                    ..GetOp::default()
+                    GetOp {
+                        bump: true,
+                        ..GetOp::default()
+                    }
                 };
                 match self.store.get(&key_name(*key), &op, &clock) {
                     Some(hit) => Res::Hit(hit.item.value.to_vec(), hit.item.flags, hit.item.cas),

@@ -4,8 +4,8 @@
 //! command with their flags, edge values, noreply everywhere, pipelining, split writes, bad data
 //! chunks, over-size values, garbage.
 //!
-//! Not generated: meta flags memcached 1.6.18 lacks (`E` explicit CAS, `md x`); the edge case
-//! group `meta-flags-newer-than-1.6.18` covers them.
+//! Meta flags memcached 1.6.18 lacks (`E` explicit CAS, md `x`) are generated now and then:
+//! both servers must reject them the same way.
 //!
 //! Invariants that keep the two servers comparable:
 //! - No TTL can run out during a run: TTLs are 0, negative, absolute past, or >= 1000 seconds.
@@ -408,7 +408,13 @@ impl Gen {
                     cmd.push(format!("{flag}{ttl}"));
                 }
                 "R" => cmd.push(self.pick(&["R30", "R5000"])),
-                "O" => cmd.push(self.pick(&["O123", "Oopaque", "O"])),
+                "O" => cmd.push(self.pick(&[
+                    "O123",
+                    "Oopaque",
+                    "O",
+                    // 33 bytes: one over memcached's limit.
+                    "O12345678901234567890123456789012",
+                ])),
                 "C" => {
                     cmd.push("C");
                     self.cas(cas_known, cmd);
@@ -452,6 +458,7 @@ impl Gen {
             "mg" => {
                 let menu = [
                     "v", "v", "f", "s", "k", "c", "t", "h", "l", "O", "q", "u", "T", "N", "R", "Z",
+                    "E",
                 ];
                 self.meta_flags(&mut cmd, base64, &menu, cas_known);
                 cmd.push("\r\n");
@@ -474,7 +481,7 @@ impl Gen {
                 }
             }
             "md" => {
-                let menu = ["C", "I", "k", "O", "q", "T"];
+                let menu = ["C", "I", "k", "O", "q", "T", "x"];
                 self.meta_flags(&mut cmd, base64, &menu, cas_known);
                 cmd.push("\r\n");
             }

@@ -1,5 +1,5 @@
 use crate::*;
-use ringcache_engine::{ArithOp, ArithOutcome, GetOp, StoreMode};
+use ringcache_engine::{ArithOp, ArithOutcome, ExpiryStep, ExpirySteps, GetOp, StoreMode};
 
 fn incr(delta: u64) -> ArithOp {
     ArithOp {
@@ -65,7 +65,10 @@ fn a_longer_result_makes_a_new_item_with_old_flags_and_ttl() {
     let reservation = s.reserve(b"k", 77, 100, 1, &clock).unwrap();
     s.value_mut(&reservation).copy_from_slice(b"9");
     s.commit(reservation, &op(StoreMode::Set), &clock);
-    let ArithOutcome::Done { value, cas, expiry } = s.arith(b"k", &incr(1), &clock) else {
+    let ArithOutcome::Done {
+        value, cas, expiry, ..
+    } = s.arith(b"k", &incr(1), &clock)
+    else {
         panic!()
     };
     assert_eq!(value, 10);
@@ -129,25 +132,100 @@ fn compare_cas_and_vivify_and_touch() {
     };
     assert_eq!(value(s.arith(b"k", &zero, &clock)), 2);
     let vivify = ArithOp {
-        vivify: Some((40, 60)),
+        vivify_initial: Some(40),
+        steps: ExpirySteps::one(ExpiryStep::Vivify(60)),
         ..incr(5)
     };
-    let ArithOutcome::Done { value, expiry, .. } = s.arith(b"new", &vivify, &clock) else {
+    let ArithOutcome::Done {
+        value,
+        expiry,
+        created,
+        ..
+    } = s.arith(b"new", &vivify, &clock)
+    else {
         panic!()
     };
-    assert_eq!((value, expiry), (40, clock.now_rel() + 60));
+    assert_eq!((value, expiry, created), (40, clock.now_rel() + 60, true));
     assert_eq!(value_of(&mut s, &clock, b"new"), Some(b"40".to_vec()));
     let touch = ArithOp {
-        touch_exptime: Some(5),
+        steps: ExpirySteps::one(ExpiryStep::Touch(5)),
         explicit_cas: Some(999),
-        ..incr(1)
+        ..vivify
     };
+    let now = clock.now_rel();
     assert_eq!(
         s.arith(b"new", &touch, &clock),
         ArithOutcome::Done {
-            value: 41,
+            value: 45,
             cas: 999,
-            expiry: clock.now_rel() + 5
+            expiry: now + 5,
+            created: false,
+            expiry_at_step: [now + 60, now + 5, now + 5, now + 5],
         }
+    );
+}
+
+#[test]
+fn created_item_has_no_expiry_until_its_vivify_step() {
+    let (mut s, clock) = store();
+    let now = clock.now_rel();
+    let mut steps = ExpirySteps::default();
+    steps.push(ExpiryStep::Touch(100));
+    steps.push(ExpiryStep::Vivify(30));
+    let op = ArithOp {
+        vivify_initial: Some(0),
+        steps,
+        ..incr(1)
+    };
+    let ArithOutcome::Done {
+        expiry,
+        expiry_at_step,
+        created,
+        ..
+    } = s.arith(b"n", &op, &clock)
+    else {
+        panic!()
+    };
+    assert!(created);
+    assert_eq!(expiry_at_step[..3], [0, now + 100, now + 30]);
+    assert_eq!(expiry, now + 30);
+    let ArithOutcome::Done { created, .. } = s.arith(b"n", &op, &clock) else {
+        panic!()
+    };
+    assert!(!created, "the second request increments");
+}
+
+#[test]
+fn touch_reaches_only_the_reply_when_the_number_outgrows_its_item() {
+    // memcached applies ma's T to the old item when the new value needs a new one.
+    let (mut s, clock) = store();
+    set(&mut s, &clock, b"k", b"9");
+    let op = ArithOp {
+        steps: ExpirySteps::one(ExpiryStep::Touch(100)),
+        ..incr(1)
+    };
+    let now = clock.now_rel();
+    let ArithOutcome::Done {
+        value,
+        expiry,
+        expiry_at_step,
+        ..
+    } = s.arith(b"k", &op, &clock)
+    else {
+        panic!()
+    };
+    assert_eq!((value, expiry, expiry_at_step[1]), (10, 0, now + 100));
+    assert_eq!(
+        s.get(b"k", &GetOp::default(), &clock).unwrap().item.expiry,
+        0
+    );
+    // In place, the touch sticks.
+    let ArithOutcome::Done { expiry, .. } = s.arith(b"k", &op, &clock) else {
+        panic!()
+    };
+    assert_eq!(expiry, now + 100);
+    assert_eq!(
+        s.get(b"k", &GetOp::default(), &clock).unwrap().item.expiry,
+        now + 100
     );
 }

@@ -1,5 +1,5 @@
 use crate::*;
-use ringcache_engine::{DeleteOp, GetOp, StoreMode};
+use ringcache_engine::{DeleteOp, ExpiryStep, ExpirySteps, GetOp, StoreMode};
 
 #[test]
 fn miss_on_absent_key() {
@@ -56,11 +56,7 @@ fn bump_updates_last_access_and_peek_does_not() {
 fn touch_sets_a_new_expiry() {
     let (mut s, mut clock) = store();
     set(&mut s, &clock, b"k", b"v");
-    let touch = GetOp {
-        bump: true,
-        touch_exptime: Some(10),
-        ..GetOp::default()
-    };
+    let touch = GetOp::touch(10);
     let hit = s.get(b"k", &touch, &clock).unwrap();
     assert_eq!(hit.item.expiry, clock.now_rel() + 10);
     clock.advance_secs(10);
@@ -72,7 +68,8 @@ fn vivify_on_miss_creates_an_empty_item_and_wins_once() {
     let (mut s, clock) = store();
     let vivify = GetOp {
         bump: true,
-        vivify_exptime: Some(30),
+        vivify: true,
+        steps: ExpirySteps::one(ExpiryStep::Vivify(30)),
         ..GetOp::default()
     };
     let first = s.get(b"k", &vivify, &clock).unwrap();
@@ -86,12 +83,76 @@ fn vivify_on_miss_creates_an_empty_item_and_wins_once() {
 }
 
 #[test]
+fn vivified_item_has_no_expiry_before_its_vivify_step() {
+    // memcached: `mg x1 N30 t T100` -> `HD t30 W`, `mg b t N100000` -> `HD t-1 W`.
+    let (mut s, clock) = store();
+    let now = clock.now_rel();
+    let mut steps = ExpirySteps::default();
+    steps.push(ExpiryStep::Vivify(30));
+    steps.push(ExpiryStep::Touch(100));
+    let op = GetOp {
+        bump: true,
+        vivify: true,
+        steps,
+        ..GetOp::default()
+    };
+    let hit = s.get(b"x1", &op, &clock).unwrap();
+    assert!(hit.win && hit.vivified);
+    assert_eq!(hit.expiry_at_step, [0, now + 30, now + 100, now + 100]);
+    assert_eq!(hit.item.expiry, now + 100);
+    // Without a Vivify step the created item never expires, and still wins.
+    let bare = GetOp {
+        vivify: true,
+        ..GetOp::default()
+    };
+    let hit = s.get(b"b", &bare, &clock).unwrap();
+    assert!(hit.vivified && !hit.win, "the win comes with the N step");
+    assert_eq!(hit.item.expiry, 0);
+}
+
+#[test]
+fn recache_sees_a_touch_before_it_but_not_after_it() {
+    // memcached: `mg num R5000 T1000` -> `HD`; `mg num T1000 R5000` -> `HD W`.
+    let (mut s, clock) = store();
+    set(&mut s, &clock, b"num", b"1");
+    let mut after = ExpirySteps::default();
+    after.push(ExpiryStep::Recache(5000));
+    after.push(ExpiryStep::Touch(1000));
+    let op = |steps| GetOp {
+        bump: true,
+        steps,
+        ..GetOp::default()
+    };
+    assert!(!s.get(b"num", &op(after), &clock).unwrap().win);
+    let mut before = ExpirySteps::default();
+    before.push(ExpiryStep::Touch(1000));
+    before.push(ExpiryStep::Recache(5000));
+    assert!(s.get(b"num", &op(before), &clock).unwrap().win);
+}
+
+#[test]
+fn no_win_applies_the_steps_but_hands_out_no_token() {
+    let (mut s, clock) = store();
+    let op = GetOp {
+        vivify: true,
+        steps: ExpirySteps::one(ExpiryStep::Vivify(30)),
+        no_win: true,
+        ..GetOp::default()
+    };
+    let hit = s.get(b"k", &op, &clock).unwrap();
+    assert!(hit.vivified && !hit.win);
+    assert_eq!(hit.item.expiry, clock.now_rel() + 30);
+    let hit = s.get(b"k", &GetOp::default(), &clock).unwrap();
+    assert!(!hit.item.win_token_sent);
+}
+
+#[test]
 fn recache_below_hands_out_one_win() {
     let (mut s, mut clock) = store();
     store_with(&mut s, &clock, b"k", b"v", 0, 100, op(StoreMode::Set));
     let recache = GetOp {
         bump: true,
-        recache_below_secs: Some(30),
+        steps: ExpirySteps::one(ExpiryStep::Recache(30)),
         ..GetOp::default()
     };
     assert!(

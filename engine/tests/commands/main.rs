@@ -36,6 +36,7 @@ pub fn op(mode: StoreMode) -> StoreOp {
         compare_cas: None,
         invalidate: false,
         explicit_cas: None,
+        key_binary: false,
     }
 }
 

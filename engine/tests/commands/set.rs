@@ -1,5 +1,5 @@
 use crate::*;
-use ringcache_engine::{ReserveError, StoreMode, StoreOp, StoreOutcome};
+use ringcache_engine::{ArithOp, ReserveError, StoreMode, StoreOp, StoreOutcome};
 
 #[test]
 fn set_then_get_returns_value_flags_and_cas() {
@@ -356,4 +356,46 @@ fn bytes_stat_follows_items() {
     assert_eq!(s.stats().bytes, 0);
     assert_eq!(s.stats().curr_items, 0);
     assert_eq!(s.stats().limit_maxbytes, 8 * MIB as u64);
+}
+
+#[test]
+fn key_binary_is_remembered_by_the_stored_item_only() {
+    // memcached sets ITEM_KEY_BINARY on the item ms allocates; append/prepend and an incr
+    // that outgrows its item make a fresh item without it.
+    let (mut s, clock) = store();
+    let binary = StoreOp {
+        key_binary: true,
+        ..op(StoreMode::Set)
+    };
+    let key_binary = |s: &mut Store| s.get(b"a", &peek_op(), &clock).unwrap().item.key_binary;
+    store_with(&mut s, &clock, b"a", b"1", 0, 0, binary);
+    assert!(key_binary(&mut s));
+    s.arith(
+        b"a",
+        &ArithOp {
+            delta: 1,
+            ..Default::default()
+        },
+        &clock,
+    );
+    assert!(key_binary(&mut s), "in place");
+    store_with(&mut s, &clock, b"a", b"9", 0, 0, binary);
+    s.arith(
+        b"a",
+        &ArithOp {
+            delta: 1,
+            ..Default::default()
+        },
+        &clock,
+    );
+    assert!(!key_binary(&mut s), "outgrown: a new item");
+    store_with(&mut s, &clock, b"a", b"1", 0, 0, binary);
+    let append = StoreOp {
+        key_binary: true,
+        ..op(StoreMode::Append)
+    };
+    store_with(&mut s, &clock, b"a", b"2", 0, 0, append);
+    assert!(!key_binary(&mut s), "append makes a new item");
+    store_with(&mut s, &clock, b"a", b"1", 0, 0, op(StoreMode::Set));
+    assert!(!key_binary(&mut s));
 }

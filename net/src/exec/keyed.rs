@@ -33,11 +33,7 @@ pub(super) fn touch(
     out: &mut Vec<u8>,
     ctx: &mut ShardCtx<'_>,
 ) {
-    let op = GetOp {
-        bump: true,
-        touch_exptime: Some(exptime),
-        ..GetOp::default()
-    };
+    let op = GetOp::touch(exptime);
     let hit = ctx.store.get(key, &op, ctx.clock).is_some();
     ctx.stats.cmd_touch += 1;
     if hit {

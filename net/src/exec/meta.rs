@@ -1,15 +1,26 @@
 //! Meta commands: mg, ms (the line; the value goes through `storage`), md, ma, me.
 //!
 //! Return flags are echoed in request order. `q` hides: mg's `EN`, ms's `HD`, md's `HD`, ma's
-//! success reply (memcached 1.6.18 still sends `NF`/`NS`/`EX` and every error under `q`).
+//! success by delta (memcached 1.6.18 still sends `NF`/`NS`/`EX`, every error, and ma's reply
+//! for an item its `N` created, under `q`).
+//!
+//! mg and ma walk their flags in order as memcached's do: `T`, `N` and `R` act at their
+//! position (the engine replays them as [`ExpirySteps`]) and `t` reports the expiry as it is
+//! at its position. Both find a too-long opaque only when the walk reaches it, after the
+//! lookup, the vivify and the steps before it have taken effect.
+//!
+//! Key echo (`k`): mg's hit and me echo the item's key as it was stored (base64 if the
+//! storing ms had `b`); misses, md, ma and ms echo the request's key.
 
-use ringcache_engine::{ArithOp, ArithOutcome, DeleteOp, DeleteOutcome, GetOp};
+use ringcache_engine::{
+    ArithOp, ArithOutcome, DeleteOp, DeleteOutcome, ExpiryStep, ExpirySteps, GetOp,
+};
 
 use super::storage;
-use super::write::{meta_i64, meta_key, meta_opaque, meta_u64, put};
+use super::write::{meta_key, meta_opaque, meta_ttl, meta_u64, put};
 use super::{Session, ShardCtx};
 use crate::proto::base64;
-use crate::proto::meta::{MetaCommand, MetaFlags, MetaRequest};
+use crate::proto::meta::{opaque_too_long, MetaCommand, MetaFlags, MetaRequest};
 use crate::proto::number::{decimal_len, write_i64, write_u32, write_u64, write_usize};
 use crate::proto::reply::ProtoError;
 
@@ -45,33 +56,67 @@ fn status_line(code: &[u8], req: &MetaRequest<'_>, out: &mut Vec<u8>) {
     put(out, b"\r\n");
 }
 
-fn get_op(f: &MetaFlags<'_>) -> GetOp {
-    GetOp {
-        bump: !f.no_bump,
-        touch_exptime: f.ttl_update.map(i64::from),
-        vivify_exptime: f.vivify_exptime.map(i64::from),
-        recache_below_secs: f.recache_secs.map(|secs| secs.max(0) as u32),
+/// The flags memcached's walk gets through: all of them, or those before a too-long opaque
+/// (where the walk stops with `CLIENT_ERROR opaque token too long`).
+fn walked<'f>(f: &'f MetaFlags<'_>) -> &'f [u8] {
+    let order = f.in_order();
+    if !opaque_too_long(f) {
+        return order;
     }
+    let at = order.iter().position(|&flag| flag == b'O');
+    &order[..at.expect("a too-long opaque was given")]
+}
+
+/// `T`, `N` and `R` among `flags`, in order.
+fn expiry_steps(flags: &[u8], f: &MetaFlags<'_>) -> ExpirySteps {
+    let mut steps = ExpirySteps::default();
+    for &flag in flags {
+        let step = match flag {
+            b'T' => f.ttl_update.map(|e| ExpiryStep::Touch(e.into())),
+            b'N' => f.vivify_exptime.map(|e| ExpiryStep::Vivify(e.into())),
+            b'R' => f.recache_secs.map(|e| ExpiryStep::Recache(e.into())),
+            _ => None,
+        };
+        if let Some(step) = step {
+            steps.push(step);
+        }
+    }
+    steps
 }
 
 fn get(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
     let f = &req.flags;
     let now = ctx.clock.now_rel();
     let clock = ctx.clock;
-    let touched = f.ttl_update.is_some();
-    let Some(hit) = ctx.store.get(req.key.bytes(), &get_op(f), clock) else {
-        if touched {
-            ctx.stats.cmd_touch += 1;
-            ctx.stats.touch_misses += 1;
-        } else {
-            ctx.stats.cmd_get += 1;
-            ctx.stats.get_misses += 1;
-        }
-        if !f.quiet {
+    let failing = opaque_too_long(f);
+    // memcached 1.6.18 locks the item for these flags and bumps it after the reply is
+    // built, which a failing reply skips; without them the lookup itself bumps.
+    let locked = f.vivify_exptime.is_some()
+        || f.ttl_update.is_some()
+        || f.recache_secs.is_some()
+        || f.return_last_access
+        || f.return_hit;
+    let op = GetOp {
+        bump: !(f.no_bump || (failing && locked)),
+        vivify: f.vivify_exptime.is_some(),
+        steps: expiry_steps(walked(f), f),
+        no_win: failing,
+    };
+    let Some(hit) = ctx.store.get(req.key.bytes(), &op, clock) else {
+        // A miss counts as a get even with `T` (memcached sets its touch flag in the walk).
+        ctx.stats.cmd_get += 1;
+        ctx.stats.get_misses += 1;
+        if failing {
+            put(out, ProtoError::OpaqueTooLong.line());
+        } else if !f.quiet {
             status_line(b"EN", req, out);
         }
         return;
     };
+    if failing {
+        put(out, ProtoError::OpaqueTooLong.line());
+        return;
+    }
     let item = hit.item;
     if f.return_value {
         put(out, b"VA ");
@@ -79,16 +124,18 @@ fn get(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
     } else {
         put(out, b"HD");
     }
+    let mut step = 0;
     for &flag in f.in_order() {
         match flag {
+            b'T' | b'N' | b'R' => step += 1,
             b's' => meta_u64(out, b's', item.value.len() as u64),
-            b't' => meta_i64(out, b't', clock.remaining_secs(item.expiry)),
+            b't' => meta_ttl(out, hit.expiry_at_step[step], now),
             b'c' => meta_u64(out, b'c', item.cas),
             b'f' => meta_u64(out, b'f', u64::from(item.flags)),
             b'l' => meta_u64(out, b'l', u64::from(now.saturating_sub(item.last_access))),
             b'h' => meta_u64(out, b'h', u64::from(item.fetched_before)),
             b'O' => meta_opaque(out, f.opaque.unwrap_or_default()),
-            b'k' => meta_key(out, item.key, req.key.binary),
+            b'k' => meta_key(out, item.key, item.key_binary),
             _ => {}
         }
     }
@@ -106,7 +153,7 @@ fn get(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
         put(out, item.value);
         put(out, b"\r\n");
     }
-    if touched {
+    if f.ttl_update.is_some() {
         ctx.stats.cmd_touch += 1;
         ctx.stats.touch_hits += 1;
     } else {
@@ -120,7 +167,7 @@ fn delete(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
     let op = DeleteOp {
         compare_cas: f.compare_cas,
         invalidate: f.invalidate.then(|| f.ttl_update.map(i64::from)),
-        remove_value_only: f.remove_value,
+        remove_value_only: false,
     };
     match ctx.store.delete(req.key.bytes(), &op, ctx.clock) {
         DeleteOutcome::Deleted => {
@@ -145,24 +192,41 @@ fn delete(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
 fn arith(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
     let f = &req.flags;
     let decr = matches!(f.mode, Some(b'D' | b'-'));
+    let failing = opaque_too_long(f);
     let op = ArithOp {
         decr,
         delta: f.delta.unwrap_or(1),
         compare_cas: f.compare_cas,
-        vivify: f
-            .vivify_exptime
-            .map(|exptime| (f.initial, i64::from(exptime))),
-        touch_exptime: f.ttl_update.map(i64::from),
-        explicit_cas: f.explicit_cas,
+        vivify_initial: f.vivify_exptime.map(|_| f.initial),
+        steps: expiry_steps(walked(f), f),
+        explicit_cas: None,
+    };
+    let status = |code: &[u8], out: &mut Vec<u8>| {
+        if failing {
+            put(out, ProtoError::OpaqueTooLong.line());
+        } else {
+            status_line(code, req, out);
+        }
     };
     match ctx.store.arith(req.key.bytes(), &op, ctx.clock) {
-        ArithOutcome::Done { value, cas, expiry } => {
-            if decr {
+        ArithOutcome::Done {
+            value,
+            cas,
+            created,
+            expiry_at_step,
+            ..
+        } => {
+            // memcached counts a hit for an update by delta, nothing for a created item.
+            if !created && decr {
                 ctx.stats.decr_hits += 1;
-            } else {
+            } else if !created {
                 ctx.stats.incr_hits += 1;
             }
-            if f.quiet {
+            if failing {
+                put(out, ProtoError::OpaqueTooLong.line());
+                return;
+            }
+            if f.quiet && !created {
                 return;
             }
             if f.return_value {
@@ -171,10 +235,13 @@ fn arith(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
             } else {
                 put(out, b"HD");
             }
+            let now = ctx.clock.now_rel();
+            let mut step = 0;
             for &flag in f.in_order() {
                 match flag {
+                    b'T' | b'N' | b'R' => step += 1,
                     b'c' => meta_u64(out, b'c', cas),
-                    b't' => meta_i64(out, b't', ctx.clock.remaining_secs(expiry)),
+                    b't' => meta_ttl(out, expiry_at_step[step], now),
                     b'O' => meta_opaque(out, f.opaque.unwrap_or_default()),
                     b'k' => meta_key(out, req.key.bytes(), req.key.binary),
                     _ => {}
@@ -192,12 +259,12 @@ fn arith(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
             } else {
                 ctx.stats.incr_misses += 1;
             }
-            status_line(b"NF", req, out);
+            status(b"NF", out);
         }
-        ArithOutcome::Exists => status_line(b"EX", req, out),
+        ArithOutcome::Exists => status(b"EX", out),
         ArithOutcome::NonNumeric => put(out, ProtoError::NonNumeric.line()),
         ArithOutcome::OutOfMemory => {
-            let error = if op.vivify.is_some() {
+            let error = if op.vivify_initial.is_some() {
                 ProtoError::OutOfMemoryVivify
             } else {
                 ProtoError::OutOfMemory
@@ -221,7 +288,8 @@ fn debug(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
     };
     let item = hit.item;
     put(out, b"ME ");
-    if req.key.binary {
+    // The key as stored, whatever the request said (memcached: the item's ITEM_KEY_BINARY).
+    if item.key_binary {
         base64::encode(item.key, out);
     } else {
         put(out, item.key);

@@ -131,6 +131,10 @@ impl Session {
         ctx: &mut ShardCtx<'_>,
     ) -> (usize, Step) {
         let mut pos = 0;
+        // memcached sends replies when it runs out of complete requests; a connection it
+        // closes for an over-long line drops the replies not sent yet, i.e. those to the
+        // requests that arrived together with that line (this call's).
+        let out_len_at_start = out.len();
         loop {
             debug_assert!(pos <= input.len());
             if out.len() >= OUT_HIGH_WATER_BYTES {
@@ -155,7 +159,10 @@ impl Session {
                 }
                 State::Idle => match frame(&input[pos..]) {
                     Frame::Incomplete => return (pos, Step::NeedInput),
-                    Frame::TooLong => return (pos, Step::Close),
+                    Frame::TooLong => {
+                        out.truncate(out_len_at_start);
+                        return (pos, Step::Close);
+                    }
                     Frame::Line { text, len } => match self.execute(text, out, ctx) {
                         Flow::Next => pos += len,
                         Flow::Yield => return (pos, Step::OutputFull),

@@ -19,11 +19,13 @@ use crate::proto::KEY_LEN_MAX;
 
 fn lookup(key: &[u8], req: &GetRequest<'_>, out: Option<&mut Vec<u8>>, ctx: &mut ShardCtx<'_>) {
     let touch = req.kind.touches();
-    let op = GetOp {
-        bump: true,
-        touch_exptime: touch.then_some(req.exptime),
-        vivify_exptime: None,
-        recache_below_secs: None,
+    let op = if touch {
+        GetOp::touch(req.exptime)
+    } else {
+        GetOp {
+            bump: true,
+            ..GetOp::default()
+        }
     };
     let hit = ctx.store.get(key, &op, ctx.clock);
     let stats = &mut *ctx.stats;

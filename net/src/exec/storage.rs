@@ -72,6 +72,7 @@ fn store_op(command: StoreCommand, cas: u64) -> StoreOp {
         compare_cas,
         invalidate: false,
         explicit_cas: None,
+        key_binary: false,
     }
 }
 
@@ -157,17 +158,23 @@ pub(super) fn begin_meta(
                 Some(b'R') => StoreMode::Replace,
                 _ => StoreMode::Set,
             };
-            // memcached: a CAS turns set/replace into a cas; add ignores it.
+            // memcached: a CAS turns set/replace into a cas (so a miss is `NF`); add ignores it.
             let compare_cas = if mode == StoreMode::Add {
                 None
             } else {
                 f.compare_cas
             };
+            let mode = if mode == StoreMode::Replace && compare_cas.is_some() {
+                StoreMode::Set
+            } else {
+                mode
+            };
             let op = StoreOp {
                 mode,
                 compare_cas,
                 invalidate: f.invalidate && compare_cas.is_some(),
-                explicit_cas: f.explicit_cas,
+                explicit_cas: None,
+                key_binary: req.key.binary,
             };
             let mut echo = MetaEcho {
                 order: [0; 3],

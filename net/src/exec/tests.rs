@@ -273,6 +273,20 @@ fn line_without_newline_over_limit_closes() {
     expect_closed(&huge, b"");
 }
 
+/// memcached drops the replies it has not sent when it closes for a long line: those to
+/// the requests that arrived in the same read.
+#[test]
+fn replies_arriving_with_an_overlong_line_are_dropped() {
+    let mut input = b"version\r\n".to_vec();
+    input.extend_from_slice(&[b'x'; 3000]);
+    let run = run_chunked(&input, usize::MAX);
+    assert!(run.closed);
+    assert_eq!(run.output, b"");
+    let run = run_cuts(&mut Harness::new(), &mut Session::new(), &input, &[9]);
+    assert!(run.closed);
+    assert_eq!(run.output, b"VERSION 1.6.18\r\n");
+}
+
 /// memcached measures only lines still waiting for their newline: one that arrives whole is
 /// served at any length (here: an unknown command).
 #[test]
@@ -500,3 +514,6 @@ fn protocol_rules_hold_on_a_mixed_stream() {
         check_session(input, cuts);
     }
 }
+
+/// Meta flag order, TTL wrap-around, ma `q`, stored binary keys, 1.6.18's flag set.
+mod meta_compat;

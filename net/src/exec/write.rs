@@ -1,5 +1,7 @@
 //! Reply encoding shared by the command files: digits without `format!`, meta key echo.
 
+use ringcache_engine::RelTime;
+
 use crate::proto::base64;
 use crate::proto::number::{write_i64, write_u32, write_u64, write_usize};
 
@@ -48,10 +50,15 @@ pub(super) fn meta_u64(out: &mut Vec<u8>, flag: u8, value: u64) {
     write_u64(out, value);
 }
 
-pub(super) fn meta_i64(out: &mut Vec<u8>, flag: u8, value: i64) {
-    out.push(b' ');
-    out.push(flag);
-    write_i64(out, value);
+/// ` t<secs>`: `-1` without expiry, else memcached's `exptime - current_time` in `u32`
+/// arithmetic, so an already-expired item prints a wrapped-around number
+/// (expiry 1 at time 62: `t4294967235`).
+pub(super) fn meta_ttl(out: &mut Vec<u8>, expiry: RelTime, now: RelTime) {
+    if expiry == 0 {
+        put(out, b" t-1");
+    } else {
+        meta_u64(out, b't', u64::from(expiry.wrapping_sub(now)));
+    }
 }
 
 /// ` <opaque token>` (the token includes its `O`).

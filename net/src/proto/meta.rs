@@ -2,10 +2,12 @@
 //! 1.6.18's `_meta_flag_preparse` and the per-command checks around it.
 //!
 //! Flags are single characters, some with a token glued on (`T30`, `Oopaque`). Each flag may
-//! appear once. The accepted set is memcached 1.6.18's (`b c f h k l q s t u v C D F I J L M
-//! N O P R T`) plus `E` (explicit CAS) and `x` (md: drop the value only), which later 1.6
-//! releases added and the engine supports; memcached 1.6.18 answers `CLIENT_ERROR invalid
-//! flag` to those two.
+//! appear once. The accepted set is memcached 1.6.18's: `b c f h k l q s t u v C D F I J L M
+//! N O P R T`; any other flag is `CLIENT_ERROR invalid flag` (md/ma: `invalid or duplicate
+//! flag`), reported as soon as the walk reaches it, before any duplicate after it.
+//!
+//! An opaque over [`OPAQUE_LEN_MAX`] is rejected here for ms and md; mg and ma find it only
+//! while building their reply, after the lookup (see `exec/meta.rs`).
 
 use super::base64;
 use super::line::Tokens;
@@ -98,8 +100,6 @@ pub struct MetaFlags<'a> {
     pub initial: u64,
     pub delta: Option<u64>,
     pub invalidate: bool,
-    pub explicit_cas: Option<u64>,
-    pub remove_value: bool,
     /// Flag characters in request order: replies echo return flags in this order.
     pub order: [u8; META_FLAGS_MAX],
     pub order_len: usize,
@@ -168,10 +168,6 @@ fn preparse<'a>(
                 Some(v) => f.compare_cas = Some(v),
                 None => error = Some(ProtoError::BadToken),
             },
-            b'E' => match parse_u64(arg) {
-                Some(v) => f.explicit_cas = Some(v),
-                None => error = Some(ProtoError::BadToken),
-            },
             b'M' => {
                 if token.len() != 2 {
                     error = Some(ProtoError::IncorrectMLength);
@@ -188,7 +184,8 @@ fn preparse<'a>(
                 None => error = Some(ProtoError::InvalidDeltaValue),
             },
             b'I' => f.invalidate = true,
-            b'x' => f.remove_value = true,
+            // `E` (explicit CAS) and `x` (md: drop the value only) arrive with a newer
+            // memcached baseline; the engine already supports them.
             _ => return Err(ProtoError::InvalidFlag),
         }
         f.order[f.order_len] = o;
@@ -200,7 +197,8 @@ fn preparse<'a>(
     }
 }
 
-fn opaque_too_long(f: &MetaFlags<'_>) -> bool {
+/// The opaque token (with its `O`) is longer than memcached accepts.
+pub fn opaque_too_long(f: &MetaFlags<'_>) -> bool {
     f.opaque.is_some_and(|o| o.len() > OPAQUE_LEN_MAX)
 }
 
@@ -232,9 +230,6 @@ pub fn parse<'a>(which: u8, tokens: &Tokens<'a>) -> Request<'a> {
                 Ok(f) => f,
                 Err(e) => return forced(e),
             };
-            if opaque_too_long(&flags) {
-                return forced(ProtoError::OpaqueTooLong);
-            }
             Request::Meta(MetaRequest {
                 command: MetaCommand::Get,
                 key,
@@ -261,7 +256,7 @@ pub fn parse<'a>(which: u8, tokens: &Tokens<'a>) -> Request<'a> {
             {
                 return forced(ProtoError::InvalidMaMode);
             }
-            if opaque_too_long(&flags) {
+            if command == MetaCommand::Delete && opaque_too_long(&flags) {
                 return forced(ProtoError::OpaqueTooLong);
             }
             Request::Meta(MetaRequest {

@@ -10,6 +10,7 @@
 //! `memmap2` and addressed by offsets, with `memory_limit_bytes` as a hard limit.
 //! Non-goals: I/O, threads, locking, clocks (time is passed in as a [`Clock`]).
 
+pub mod numeric;
 pub mod ttl;
 
 mod arena;
@@ -23,7 +24,6 @@ mod index;
 mod item;
 mod lifecycle;
 mod lru;
-mod numeric;
 mod reassign;
 mod set;
 mod slab;

@@ -1,54 +1,60 @@
-//! Decimal numbers as incr/decr see them: memcached's `safe_strtoull` and a digit writer that
-//! needs no allocation.
+//! Decimal numbers as memcached reads and writes them: C's `strtoull` core, memcached's
+//! `safe_strtoull` (used by incr/decr on stored values and by the protocol layer on tokens),
+//! and a digit writer that needs no allocation. One implementation for both layers.
 
 /// Longest decimal `u64` (18446744073709551615).
-pub(crate) const U64_DIGITS_MAX: usize = 20;
+pub const U64_DIGITS_MAX: usize = 20;
 
-fn is_c_space(byte: u8) -> bool {
+/// C's `isspace` in the "C" locale.
+pub fn is_c_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
-/// memcached's `safe_strtoull` on a stored value (which in memcached ends in "\r\n"):
-/// `strtoull(value, &end, 10)` must consume at least one digit without overflow and stop at
-/// a space or the end of the value; a '-' sign is accepted only if the result (as C's strtoull
-/// negates it) does not look negative as a signed number.
-pub(crate) fn parse_u64(value: &[u8]) -> Option<u64> {
+/// The core of C `strtoull`/`strtol` in base 10: leading C whitespace, an optional sign, then
+/// digits. Returns (negative, magnitude, index after the digits), or `None` when there are no
+/// digits or the magnitude overflows `u64` (ERANGE).
+pub fn scan_c_integer(bytes: &[u8]) -> Option<(bool, u64, usize)> {
     let mut at = 0;
-    while at < value.len() && is_c_space(value[at]) {
+    while at < bytes.len() && is_c_space(bytes[at]) {
         at += 1;
     }
     let mut negative = false;
-    if at < value.len() && (value[at] == b'+' || value[at] == b'-') {
-        negative = value[at] == b'-';
+    if at < bytes.len() && (bytes[at] == b'+' || bytes[at] == b'-') {
+        negative = bytes[at] == b'-';
         at += 1;
     }
     let digits_start = at;
-    let mut number: u64 = 0;
-    while at < value.len() && value[at].is_ascii_digit() {
-        number = number
+    let mut magnitude: u64 = 0;
+    while at < bytes.len() && bytes[at].is_ascii_digit() {
+        magnitude = magnitude
             .checked_mul(10)?
-            .checked_add(u64::from(value[at] - b'0'))?;
+            .checked_add(u64::from(bytes[at] - b'0'))?;
         at += 1;
     }
     if at == digits_start {
         return None;
     }
-    // strtoull stops at the first non-digit; memcached accepts a space or a NUL there (a
-    // stored value is followed by "\r\n" in memcached, so the end of the value counts too).
-    if at < value.len() && !is_c_space(value[at]) && value[at] != 0 {
+    Some((negative, magnitude, at))
+}
+
+/// memcached's `safe_strtoull`, on a protocol token or a stored value (which in memcached ends
+/// in "\r\n"): `strtoull(bytes, &end, 10)` must consume at least one digit without overflow
+/// and stop at a space, a NUL or the end; a '-' sign is accepted only if the result (as C's
+/// strtoull negates it) does not look negative as a signed number.
+pub fn parse_u64(bytes: &[u8]) -> Option<u64> {
+    let (negative, magnitude, end) = scan_c_integer(bytes)?;
+    if end < bytes.len() && !is_c_space(bytes[end]) && bytes[end] != 0 {
         return None;
     }
-    if negative {
-        number = number.wrapping_neg();
-        if (number as i64) < 0 {
-            return None;
-        }
+    if !negative {
+        return Some(magnitude);
     }
-    Some(number)
+    let number = magnitude.wrapping_neg();
+    ((number as i64) >= 0).then_some(number)
 }
 
 /// Writes `value` in decimal into `buf`; returns the number of digits.
-pub(crate) fn write_u64(mut value: u64, buf: &mut [u8; U64_DIGITS_MAX]) -> usize {
+pub fn write_u64(mut value: u64, buf: &mut [u8; U64_DIGITS_MAX]) -> usize {
     let mut tmp = [0u8; U64_DIGITS_MAX];
     let mut len = 0;
     loop {

@@ -8,61 +8,19 @@
 //! (`exptime 4294967396` is 100). A negative number is refused by the unsigned readers only
 //! when its value wraps into the upper half (`-1` is refused, `-0` is 0).
 //!
-//! Writing never goes through `format!`: digits are produced into a stack buffer.
+//! Writing never goes through `format!`: digits are produced into a stack buffer. The C
+//! integer scanner and the digit writer are the engine's ([`ringcache_engine::numeric`]).
 
-/// Longest decimal form of a `u64` (20 digits) plus a sign.
-pub const DIGITS_LEN_MAX: usize = 21;
-
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-/// The core of C `strtoull`/`strtol` in base 10: (negative, magnitude, index after digits).
-/// `None` when there are no digits or the magnitude overflows `u64` (ERANGE).
-fn scan(token: &[u8]) -> Option<(bool, u64, usize)> {
-    let mut i = 0;
-    while i < token.len() && is_c_space(token[i]) {
-        i += 1;
-    }
-    let mut negative = false;
-    if i < token.len() && (token[i] == b'+' || token[i] == b'-') {
-        negative = token[i] == b'-';
-        i += 1;
-    }
-    let digits_start = i;
-    let mut magnitude: u64 = 0;
-    while i < token.len() && token[i].is_ascii_digit() {
-        magnitude = magnitude
-            .checked_mul(10)?
-            .checked_add(u64::from(token[i] - b'0'))?;
-        i += 1;
-    }
-    if i == digits_start {
-        return None;
-    }
-    Some((negative, magnitude, i))
-}
+use ringcache_engine::numeric::{self, is_c_space, U64_DIGITS_MAX};
 
 /// memcached requires the number to end the token or be followed by whitespace.
 fn ends_cleanly(token: &[u8], end: usize) -> bool {
     end == token.len() || is_c_space(token[end])
 }
 
-/// memcached `safe_strtoull`.
+/// memcached `safe_strtoull` (a token never holds a NUL: the line ends at one).
 pub fn parse_u64(token: &[u8]) -> Option<u64> {
-    let (negative, magnitude, end) = scan(token)?;
-    if !ends_cleanly(token, end) {
-        return None;
-    }
-    let value = if negative {
-        magnitude.wrapping_neg()
-    } else {
-        magnitude
-    };
-    if (value as i64) < 0 && negative {
-        return None;
-    }
-    Some(value)
+    numeric::parse_u64(token)
 }
 
 /// memcached `safe_strtoul` on a 64-bit build: a `u64` read, truncated to 32 bits.
@@ -72,7 +30,7 @@ pub fn parse_u32(token: &[u8]) -> Option<u32> {
 
 /// memcached `safe_strtol`: a 64-bit `strtol`, truncated to 32 bits.
 pub fn parse_i32(token: &[u8]) -> Option<i32> {
-    let (negative, magnitude, end) = scan(token)?;
+    let (negative, magnitude, end) = numeric::scan_c_integer(token)?;
     // strtol's ERANGE: outside i64.
     let value: i64 = if negative {
         if magnitude > (i64::MAX as u64) + 1 {
@@ -91,23 +49,10 @@ pub fn parse_i32(token: &[u8]) -> Option<i32> {
     Some(value as i32)
 }
 
-/// Writes the decimal digits of `value` into the tail of `buf`, returning where they start.
-fn digits(mut value: u64, buf: &mut [u8; DIGITS_LEN_MAX]) -> usize {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            return start;
-        }
-    }
-}
-
 pub fn write_u64(out: &mut Vec<u8>, value: u64) {
-    let mut buf = [0u8; DIGITS_LEN_MAX];
-    let start = digits(value, &mut buf);
-    out.extend_from_slice(&buf[start..]);
+    let mut buf = [0u8; U64_DIGITS_MAX];
+    let len = numeric::write_u64(value, &mut buf);
+    out.extend_from_slice(&buf[..len]);
 }
 
 pub fn write_u32(out: &mut Vec<u8>, value: u32) {
@@ -127,8 +72,8 @@ pub fn write_i64(out: &mut Vec<u8>, value: i64) {
 
 /// Number of decimal digits of `value` (the length `write_u64` appends).
 pub fn decimal_len(value: u64) -> usize {
-    let mut buf = [0u8; DIGITS_LEN_MAX];
-    DIGITS_LEN_MAX - digits(value, &mut buf)
+    let mut buf = [0u8; U64_DIGITS_MAX];
+    numeric::write_u64(value, &mut buf)
 }
 
 #[cfg(test)]

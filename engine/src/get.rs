@@ -43,7 +43,7 @@ impl Store {
         let replayed = replay(&op.steps, header.expiry, vivified, token_before, clock);
         header.expiry = replayed.final_expiry();
         let mut win = replayed.win || (header.has(ITEM_STALE) && !token_before);
-        if op.no_win {
+        if !op.meta_win {
             win = false;
         }
         if win {

@@ -102,9 +102,10 @@ pub struct GetOp {
     pub vivify: bool,
     /// Expiry steps in request order (gat/touch: one `Touch`; mg: `T`, `N`, `R`).
     pub steps: ExpirySteps,
-    /// Hand out no win token (an mg that fails after its lookup, as memcached's does when
-    /// its opaque is too long; its expiry steps still apply).
-    pub no_win: bool,
+    /// Apply mg's recache rules: a stale item, a vivified one or an `R` step hands out the win
+    /// token. Only `mg` sets this (and not when it fails after its lookup, as memcached's does
+    /// when its opaque is too long); classic gets, gat/touch and `me` never hand out tokens.
+    pub meta_win: bool,
 }
 
 impl GetOp {

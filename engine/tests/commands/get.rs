@@ -70,6 +70,7 @@ fn vivify_on_miss_creates_an_empty_item_and_wins_once() {
         bump: true,
         vivify: true,
         steps: ExpirySteps::one(ExpiryStep::Vivify(30)),
+        meta_win: true,
         ..GetOp::default()
     };
     let first = s.get(b"k", &vivify, &clock).unwrap();
@@ -94,6 +95,7 @@ fn vivified_item_has_no_expiry_before_its_vivify_step() {
         bump: true,
         vivify: true,
         steps,
+        meta_win: true,
         ..GetOp::default()
     };
     let hit = s.get(b"x1", &op, &clock).unwrap();
@@ -103,6 +105,7 @@ fn vivified_item_has_no_expiry_before_its_vivify_step() {
     // Without a Vivify step the created item never expires, and still wins.
     let bare = GetOp {
         vivify: true,
+        meta_win: true,
         ..GetOp::default()
     };
     let hit = s.get(b"b", &bare, &clock).unwrap();
@@ -121,6 +124,7 @@ fn recache_sees_a_touch_before_it_but_not_after_it() {
     let op = |steps| GetOp {
         bump: true,
         steps,
+        meta_win: true,
         ..GetOp::default()
     };
     assert!(!s.get(b"num", &op(after), &clock).unwrap().win);
@@ -136,7 +140,7 @@ fn no_win_applies_the_steps_but_hands_out_no_token() {
     let op = GetOp {
         vivify: true,
         steps: ExpirySteps::one(ExpiryStep::Vivify(30)),
-        no_win: true,
+        meta_win: false,
         ..GetOp::default()
     };
     let hit = s.get(b"k", &op, &clock).unwrap();
@@ -153,6 +157,7 @@ fn recache_below_hands_out_one_win() {
     let recache = GetOp {
         bump: true,
         steps: ExpirySteps::one(ExpiryStep::Recache(30)),
+        meta_win: true,
         ..GetOp::default()
     };
     assert!(
@@ -172,16 +177,21 @@ fn recache_below_hands_out_one_win() {
 #[test]
 fn stale_item_wins_once_after_invalidation() {
     let (mut s, clock) = store();
+    let mg = GetOp {
+        bump: true,
+        meta_win: true,
+        ..GetOp::default()
+    };
     set(&mut s, &clock, b"k", b"v");
     let invalidate = DeleteOp {
         invalidate: Some(Some(30)),
         ..DeleteOp::default()
     };
     s.delete(b"k", &invalidate, &clock);
-    let hit = s.get(b"k", &get_op(), &clock).unwrap();
+    let hit = s.get(b"k", &mg, &clock).unwrap();
     assert!(hit.item.stale && hit.win && !hit.item.win_token_sent);
     assert_eq!(hit.item.expiry, clock.now_rel() + 30);
-    let hit = s.get(b"k", &get_op(), &clock).unwrap();
+    let hit = s.get(b"k", &mg, &clock).unwrap();
     assert!(hit.item.stale && !hit.win && hit.item.win_token_sent);
     // a second invalidation clears the token so a new client can win
     s.delete(
@@ -192,5 +202,28 @@ fn stale_item_wins_once_after_invalidation() {
         },
         &clock,
     );
-    assert!(s.get(b"k", &get_op(), &clock).unwrap().win);
+    assert!(s.get(b"k", &mg, &clock).unwrap().win);
+}
+
+/// Only mg hands out recache tokens: a classic get, gat or peek of a stale item leaves the
+/// token for the next mg (memcached 1.6.18: `md k I`, `get k`, `mg k` answers `W`).
+#[test]
+fn classic_gets_of_a_stale_item_hand_out_no_token() {
+    let (mut s, clock) = store();
+    set(&mut s, &clock, b"k", b"v");
+    let invalidate = DeleteOp {
+        invalidate: Some(None),
+        ..DeleteOp::default()
+    };
+    s.delete(b"k", &invalidate, &clock);
+    for op in [get_op(), GetOp::touch(100), peek_op()] {
+        let hit = s.get(b"k", &op, &clock).unwrap();
+        assert!(hit.item.stale && !hit.win && !hit.item.win_token_sent);
+    }
+    let mg = GetOp {
+        bump: true,
+        meta_win: true,
+        ..GetOp::default()
+    };
+    assert!(s.get(b"k", &mg, &clock).unwrap().win);
 }

@@ -100,7 +100,7 @@ fn get(req: &MetaRequest<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
         bump: !(f.no_bump || (failing && locked)),
         vivify: f.vivify_exptime.is_some(),
         steps: expiry_steps(walked(f), f),
-        no_win: failing,
+        meta_win: !failing,
     };
     let Some(hit) = ctx.store.get(req.key.bytes(), &op, clock) else {
         // A miss counts as a get even with `T` (memcached sets its touch flag in the walk).

@@ -71,7 +71,6 @@ fn vivify_on_miss_creates_an_empty_item_and_wins_once() {
         vivify: true,
         steps: ExpirySteps::one(ExpiryStep::Vivify(30)),
         meta_win: true,
-        ..GetOp::default()
     };
     let first = s.get(b"k", &vivify, &clock).unwrap();
     assert!(first.win && first.vivified);
@@ -96,7 +95,6 @@ fn vivified_item_has_no_expiry_before_its_vivify_step() {
         vivify: true,
         steps,
         meta_win: true,
-        ..GetOp::default()
     };
     let hit = s.get(b"x1", &op, &clock).unwrap();
     assert!(hit.win && hit.vivified);

@@ -10,12 +10,19 @@
 //! - The flush time is now for exptime <= 0, else `realtime(exptime)`; an absolute exptime
 //!   at or before the server start gives `realtime() = 1`, `oldest_live = 0`: no flush at all,
 //!   exactly like memcached.
+//! - A new flush never brings back items the flush in effect hides: they are reclaimed first
+//!   (`reclaim_flushed`), as memcached 1.6.18 answers too.
 
+use crate::hash::hash_key;
+use crate::item::KEY_LEN_MAX;
 use crate::{Clock, Store};
 
 impl Store {
     pub(crate) fn flush(&mut self, exptime: i64, clock: &Clock) {
         let now = clock.now_rel();
+        if self.oldest_live != 0 && self.oldest_live <= now {
+            self.reclaim_flushed(clock);
+        }
         let new_oldest = if exptime > 0 {
             clock.expiry_of(exptime)
         } else {
@@ -28,6 +35,29 @@ impl Store {
             }
         } else {
             self.oldest_live = new_oldest;
+        }
+    }
+
+    /// Reclaims every linked item the flush now in effect hides, before a new flush replaces
+    /// it: otherwise a delayed flush (whose `oldest_live` lies in the future) would make them
+    /// visible again. memcached 1.6.18 does not bring them back either. O(items), bounded by
+    /// the item count; it runs only when a flush replaces one that has already taken effect.
+    fn reclaim_flushed(&mut self, clock: &Clock) {
+        let mut key = [0u8; KEY_LEN_MAX];
+        for class in 0..self.slabs.class_count() {
+            let class = u8::try_from(class).expect("slab classes fit in u8");
+            let mut r = self.lru.tail(class);
+            while !r.is_nil() {
+                let toward_head = self.lru.toward_head(&self.arena, r);
+                let header = self.header(r);
+                if self.is_flushed(&header, clock) {
+                    let len = self.copy_key(r, &mut key);
+                    self.count_reclaimed(&header);
+                    self.unlink(r, hash_key(&key[..len]));
+                    self.free(r);
+                }
+                r = toward_head;
+            }
         }
     }
 }

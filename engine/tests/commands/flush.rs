@@ -105,3 +105,30 @@ fn add_after_flush_succeeds() {
     ));
     assert_eq!(value_of(&mut s, &clock, b"a"), Some(b"new".to_vec()));
 }
+
+/// A later delayed flush must not bring back items an earlier flush hid, even when nothing
+/// looked them up in between (memcached 1.6.18 answers NOT_FOUND for them too).
+#[test]
+fn a_later_delayed_flush_never_revives_flushed_items() {
+    let (mut s, mut clock) = store();
+    set(&mut s, &clock, b"a", b"v");
+    set(&mut s, &clock, b"b", b"v");
+    clock.advance_secs(3);
+    s.flush_all(0, &clock);
+    set(&mut s, &clock, b"after-first", b"v");
+    clock.advance_secs(2);
+    // Nothing has looked at a or b since the flush: both are still linked.
+    s.flush_all(3600, &clock);
+    assert_eq!(value_of(&mut s, &clock, b"a"), None);
+    assert_eq!(value_of(&mut s, &clock, b"b"), None);
+    assert!(value_of(&mut s, &clock, b"after-first").is_some());
+    assert_eq!(s.stats().curr_items, 1);
+    set(&mut s, &clock, b"c", b"v");
+    assert!(value_of(&mut s, &clock, b"c").is_some());
+    clock.advance_secs(3600);
+    assert_eq!(
+        value_of(&mut s, &clock, b"c"),
+        None,
+        "the delayed flush still bites"
+    );
+}

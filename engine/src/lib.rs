@@ -182,6 +182,19 @@ pub struct StoreOp {
     pub key_binary: bool,
 }
 
+impl StoreOp {
+    /// A plain store in `mode`: no CAS check, no invalidation, a fresh CAS, a text key.
+    pub fn new(mode: StoreMode) -> StoreOp {
+        StoreOp {
+            mode,
+            compare_cas: None,
+            invalidate: false,
+            explicit_cas: None,
+            key_binary: false,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreOutcome {
     Stored { cas: u64 },

@@ -240,13 +240,7 @@ mod tests {
     }
 
     fn set_op(mode: StoreMode) -> StoreOp {
-        StoreOp {
-            mode,
-            compare_cas: None,
-            invalidate: false,
-            explicit_cas: None,
-            key_binary: false,
-        }
+        StoreOp::new(mode)
     }
 
     fn try_store(

@@ -354,11 +354,8 @@ impl Harness {
                     };
                 self.store.value_mut(&reservation).copy_from_slice(value);
                 let op = StoreOp {
-                    mode: *mode,
                     compare_cas,
-                    invalidate: false,
-                    explicit_cas: None,
-                    key_binary: false,
+                    ..StoreOp::new(*mode)
                 };
                 match self.store.commit(reservation, &op, &clock) {
                     StoreOutcome::Stored { .. } => Res::Stored,

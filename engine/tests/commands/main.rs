@@ -31,13 +31,7 @@ pub fn store() -> (Store, Clock) {
 }
 
 pub fn op(mode: StoreMode) -> StoreOp {
-    StoreOp {
-        mode,
-        compare_cas: None,
-        invalidate: false,
-        explicit_cas: None,
-        key_binary: false,
-    }
+    StoreOp::new(mode)
 }
 
 pub fn store_with(

@@ -66,13 +66,9 @@ fn store_op(command: StoreCommand, cas: u64) -> StoreOp {
         StoreCommand::Append => StoreMode::Append,
         StoreCommand::Prepend => StoreMode::Prepend,
     };
-    let compare_cas = (command == StoreCommand::Cas).then_some(cas);
     StoreOp {
-        mode,
-        compare_cas,
-        invalidate: false,
-        explicit_cas: None,
-        key_binary: false,
+        compare_cas: (command == StoreCommand::Cas).then_some(cas),
+        ..StoreOp::new(mode)
     }
 }
 
@@ -170,11 +166,10 @@ pub(super) fn begin_meta(
                 mode
             };
             let op = StoreOp {
-                mode,
                 compare_cas,
                 invalidate: f.invalidate && compare_cas.is_some(),
-                explicit_cas: None,
                 key_binary: req.key.binary,
+                ..StoreOp::new(mode)
             };
             let mut echo = MetaEcho {
                 order: [0; 3],

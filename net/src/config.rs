@@ -7,6 +7,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use clap::{ArgAction, Parser};
 
+use crate::route::SHARD_COUNT_MAX;
+
 /// Smallest `-I` memcached accepts.
 pub const ITEM_SIZE_MAX_LOWER_LIMIT_BYTES: usize = 1024;
 /// Largest `-I` memcached accepts.
@@ -40,9 +42,15 @@ pub struct Args {
     #[arg(short = 'c', long = "conn-limit", default_value_t = 1024)]
     pub conn_limit: u32,
 
-    /// Number of shards (threads), one per core.
-    #[arg(short = 't', long = "threads", default_value_t = 1)]
-    pub threads: u32,
+    /// Number of shards (threads), each pinned to one core [default: the number of CPUs
+    /// this process may run on, or of --cpus].
+    #[arg(short = 't', long = "threads")]
+    pub threads: Option<u32>,
+
+    /// Cores to pin the shards to, e.g. `2-5,8` (shard i runs on the i-th, wrapping around
+    /// when there are more shards than cores) [default: every CPU the process may run on].
+    #[arg(long = "cpus", value_name = "LIST")]
+    pub cpus: Option<String>,
 
     /// Largest item, with an optional k or m suffix (memcached -I).
     #[arg(short = 'I', long = "max-item-size", default_value = "1m")]
@@ -72,6 +80,8 @@ pub struct ServerConfig {
     pub memory_limit_bytes: usize,
     pub conn_limit: u32,
     pub shard_count: u32,
+    /// The core of each shard: shard i runs on `cpus[i % cpus.len()]`.
+    pub cpus: Vec<usize>,
     pub item_size_max_bytes: usize,
     pub evict_when_full: bool,
     pub cas_enabled: bool,
@@ -101,14 +111,29 @@ impl Args {
         if self.udp_port != 0 {
             return Err("UDP is not supported: run with -U 0 (the default)".into());
         }
-        if self.threads == 0 {
+        let allowed = crate::runtime::cpu::allowed_cpus()
+            .map_err(|e| format!("cannot read this process's CPU affinity: {e}"))?;
+        let cpus = match &self.cpus {
+            None => allowed,
+            Some(list) => {
+                let cpus = parse_cpu_list(list).map_err(|e| format!("--cpus {list}: {e}"))?;
+                if let Some(cpu) = cpus.iter().find(|cpu| !allowed.contains(cpu)) {
+                    return Err(format!(
+                        "--cpus {list}: this process may not run on CPU {cpu} (allowed: {}); \
+                         check taskset/CPUAffinity= or name other cores",
+                        format_cpu_list(&allowed)
+                    ));
+                }
+                cpus
+            }
+        };
+        let threads = self.threads.unwrap_or(cpus.len() as u32);
+        if threads == 0 {
             return Err("-t must be at least 1".into());
         }
-        if self.threads > 1 {
+        if threads as usize > SHARD_COUNT_MAX {
             return Err(format!(
-                "-t {} is not supported yet: this build runs one shard (-t 1); \
-                 thread-per-core sharding is the next milestone",
-                self.threads
+                "-t {threads}: at most {SHARD_COUNT_MAX} shards are supported"
             ));
         }
         if self.conn_limit == 0 {
@@ -140,13 +165,58 @@ impl Args {
             listen_addrs,
             memory_limit_bytes,
             conn_limit: self.conn_limit,
-            shard_count: self.threads,
+            shard_count: threads,
+            cpus,
             item_size_max_bytes,
             evict_when_full: !self.disable_evictions,
             cas_enabled: !self.disable_cas,
             verbosity: u32::from(self.verbose),
         })
     }
+}
+
+/// Parses a CPU list such as `0-3,8,10-11` (as in taskset and /sys): ascending, no repeats.
+pub fn parse_cpu_list(list: &str) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in list.split(',').map(str::trim) {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let parse = |t: &str| {
+            t.parse::<usize>()
+                .map_err(|_| format!("'{part}' is not a CPU number or range"))
+        };
+        let (first, last) = (parse(first)?, parse(last)?);
+        if first > last {
+            return Err(format!("'{part}' is an empty range"));
+        }
+        if last >= libc::CPU_SETSIZE as usize {
+            return Err(format!("CPU {last} is beyond what Linux numbers"));
+        }
+        cpus.extend(first..=last);
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    Ok(cpus)
+}
+
+fn format_cpu_list(cpus: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
 }
 
 /// Resolves memcached's `-l` list (`host`, `host:port`, `[v6]:port`, comma separated).
@@ -204,7 +274,13 @@ mod tests {
         assert_eq!(c.memory_limit_bytes, 64 << 20);
         assert_eq!(c.conn_limit, 1024);
         assert_eq!(c.item_size_max_bytes, 1 << 20);
-        assert_eq!(c.shard_count, 1);
+        let allowed = crate::runtime::cpu::allowed_cpus().unwrap();
+        assert_eq!(
+            c.shard_count as usize,
+            allowed.len(),
+            "one shard per usable CPU"
+        );
+        assert_eq!(c.cpus, allowed);
         assert!(c.evict_when_full && c.cas_enabled);
     }
 
@@ -237,11 +313,30 @@ mod tests {
     }
 
     #[test]
-    fn more_than_one_thread_says_not_yet() {
-        assert!(config(&["-t", "1"]).is_ok());
-        assert!(config(&["-t", "2"])
+    fn threads_and_cpus() {
+        assert_eq!(config(&["-t", "1"]).unwrap().shard_count, 1);
+        assert_eq!(
+            config(&["-t", "4"]).unwrap().shard_count,
+            4,
+            "more shards than cores is allowed"
+        );
+        assert!(config(&["-t", "0"]).unwrap_err().contains("at least 1"));
+        assert!(config(&["-t", "129"]).unwrap_err().contains("at most 128"));
+        let c = config(&["--cpus", "0"]).unwrap();
+        assert_eq!((c.shard_count, c.cpus.clone()), (1, vec![0]));
+        let err = config(&["--cpus", "1000"]).unwrap_err();
+        assert!(err.contains("may not run on CPU 1000"), "{err}");
+        assert!(config(&["--cpus", "3-1"])
             .unwrap_err()
-            .contains("not supported yet"));
+            .contains("empty range"));
+        assert!(config(&["--cpus", "x"]).unwrap_err().contains("not a CPU"));
+    }
+
+    #[test]
+    fn cpu_lists_parse_like_taskset() {
+        assert_eq!(parse_cpu_list("2-5,8").unwrap(), vec![2, 3, 4, 5, 8]);
+        assert_eq!(parse_cpu_list("1,0,1").unwrap(), vec![0, 1]);
+        assert_eq!(format_cpu_list(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
     }
 
     #[test]

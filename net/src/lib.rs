@@ -6,6 +6,7 @@
 pub mod config;
 pub mod exec;
 pub mod proto;
+pub mod route;
 pub mod runtime;
 pub mod stats;
 

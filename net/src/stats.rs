@@ -45,3 +45,40 @@ pub struct ShardStats {
     pub auth_cmds: u64,
     pub auth_errors: u64,
 }
+
+impl ShardStats {
+    /// Adds another shard's counters to these.
+    pub fn add(&mut self, other: &ShardStats) {
+        self.curr_connections += other.curr_connections;
+        self.total_connections += other.total_connections;
+        self.rejected_connections += other.rejected_connections;
+        self.bytes_read += other.bytes_read;
+        self.bytes_written += other.bytes_written;
+        self.conn_yields += other.conn_yields;
+        self.listen_disabled_num += other.listen_disabled_num;
+        self.cmd_get += other.cmd_get;
+        self.cmd_set += other.cmd_set;
+        self.cmd_flush += other.cmd_flush;
+        self.cmd_touch += other.cmd_touch;
+        self.cmd_meta += other.cmd_meta;
+        self.get_hits += other.get_hits;
+        self.get_misses += other.get_misses;
+        self.get_expired += other.get_expired;
+        self.get_flushed += other.get_flushed;
+        self.delete_misses += other.delete_misses;
+        self.delete_hits += other.delete_hits;
+        self.incr_misses += other.incr_misses;
+        self.incr_hits += other.incr_hits;
+        self.decr_misses += other.decr_misses;
+        self.decr_hits += other.decr_hits;
+        self.cas_misses += other.cas_misses;
+        self.cas_hits += other.cas_hits;
+        self.cas_badval += other.cas_badval;
+        self.touch_hits += other.touch_hits;
+        self.touch_misses += other.touch_misses;
+        self.store_too_large += other.store_too_large;
+        self.store_no_memory += other.store_no_memory;
+        self.auth_cmds += other.auth_cmds;
+        self.auth_errors += other.auth_errors;
+    }
+}

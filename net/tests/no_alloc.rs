@@ -51,6 +51,7 @@ fn serve(harness: &mut Harness, session: &mut Session, input: &[u8], out: &mut V
             Step::NeedInput => break,
             Step::OutputFull => out.clear(),
             Step::Close => panic!("session closed on valid input"),
+            Step::Blocked => panic!("one shard never waits for another"),
         }
     }
     assert_eq!(offset, input.len(), "all requests consumed");

@@ -11,12 +11,18 @@ use ringcache_net::runtime::Server;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Shards to run (`RINGCACHE_TEST_THREADS`, default 1; the suite runs at 1, 2 and 4).
+fn shard_count() -> u32 {
+    std::env::var("RINGCACHE_TEST_THREADS").map_or(1, |t| t.parse().expect("a number"))
+}
+
 fn start(conn_limit: u32) -> (Server, SocketAddr) {
     let config = ServerConfig {
         listen_addrs: vec!["127.0.0.1:0".parse().unwrap()],
         memory_limit_bytes: 64 << 20,
         conn_limit,
-        shard_count: 1,
+        shard_count: shard_count(),
+        cpus: ringcache_net::runtime::cpu::allowed_cpus().unwrap(),
         item_size_max_bytes: 1 << 20,
         evict_when_full: true,
         cas_enabled: true,

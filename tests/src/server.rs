@@ -157,13 +157,25 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Shards the servers under test run (`RINGCACHE_TEST_THREADS`, default 1): the suite runs
+/// at 1, 2 and 4 so that most keys cross cores.
+pub fn test_shard_count() -> u32 {
+    match std::env::var("RINGCACHE_TEST_THREADS") {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("RINGCACHE_TEST_THREADS={text} is not a number")),
+        Err(_) => 1,
+    }
+}
+
 fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
 
 impl Server {
-    /// Starts ringcache with `-p PORT -l 127.0.0.1 -U 0 -t 1` and `extra` flags.
+    /// Starts ringcache with `-p PORT -l 127.0.0.1 -U 0 -t N` and `extra` flags, where N is
+    /// [`test_shard_count`] unless `extra` names `-t`.
     pub fn ringcache(extra: &[&str]) -> Server {
         if std::env::var_os("RINGCACHE_TEST_AS_MEMCACHED").is_some_and(|v| v != "0") {
             // Deterministic memcached (see the differential test's REFERENCE_ONLY flags).
@@ -173,7 +185,7 @@ impl Server {
         let bin = ringcache_bin();
         let mut base: Vec<String> = vec!["-U".into(), "0".into()];
         if !extra.contains(&"-t") {
-            base.extend(["-t".into(), "1".into()]);
+            base.extend(["-t".into(), test_shard_count().to_string()]);
         }
         Server::start(Kind::Ringcache, bin, base, extra)
     }

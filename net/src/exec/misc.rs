@@ -8,10 +8,12 @@
 //! belong to the runtime), `sizes`, `cachedump` (empty); anything else is `ERROR`, as memcached.
 
 use super::write::{put, stat_i64, stat_secs_micros, stat_str, stat_u64};
-use super::ShardCtx;
+use super::{Flow, Session, ShardCtx};
 use crate::proto::line::Tokens;
 use crate::proto::number::parse_u32;
 use crate::proto::reply::{self, ProtoError};
+use crate::route::board::Snapshot;
+use crate::route::Control;
 use crate::stats::ShardStats;
 
 /// memcached's `ITEM_UPDATE_INTERVAL`: its uptime is the relative clock minus this.
@@ -21,20 +23,66 @@ pub const VERBOSITY_MAX: u32 = 2;
 /// memcached `MAX_NUMBER_OF_SLAB_CLASSES` (stats cachedump's class bound).
 const SLAB_CLASSES_MAX: u32 = 64;
 
-pub(super) fn flush_all(exptime: i64, noreply: bool, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
-    ctx.stats.cmd_flush += 1;
-    // memcached treats a delay of 0 or below as "now".
-    ctx.store.flush_all(exptime.max(0), ctx.clock);
-    if !noreply {
-        put(out, reply::OK);
+/// A whole-server command on a server of several shards: every other shard gets `control`
+/// and the reply waits (behind one hole per shard) until all of them have done their part.
+/// `Flow::Blocked` if there is no room for that yet.
+fn everywhere(
+    session: &mut Session,
+    control: Control,
+    out: &mut [u8],
+    ctx: &mut ShardCtx<'_>,
+) -> Option<Flow> {
+    if ctx.route.shard_count() == 1 {
+        return None;
     }
+    if !session.fan_out(out.len(), ctx) {
+        return Some(Flow::Blocked);
+    }
+    ctx.route.broadcast(control, ctx.conn);
+    None
 }
 
-pub(super) fn verbosity(level: u32, noreply: bool, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
-    ctx.settings.verbosity = level.min(VERBOSITY_MAX);
+pub(super) fn flush_all(
+    session: &mut Session,
+    exptime: i64,
+    noreply: bool,
+    out: &mut Vec<u8>,
+    ctx: &mut ShardCtx<'_>,
+) -> Flow {
+    // memcached treats a delay of 0 or below as "now".
+    let exptime = exptime.max(0);
+    if let Some(flow) = everywhere(session, Control::Flush { exptime }, out, ctx) {
+        return flow;
+    }
+    ctx.stats.cmd_flush += 1;
+    flush_local(exptime, ctx);
     if !noreply {
         put(out, reply::OK);
     }
+    Flow::Next
+}
+
+/// One shard's part of `flush_all`.
+pub fn flush_local(exptime: i64, ctx: &mut ShardCtx<'_>) {
+    ctx.store.flush_all(exptime, ctx.clock);
+}
+
+pub(super) fn verbosity(
+    session: &mut Session,
+    level: u32,
+    noreply: bool,
+    out: &mut Vec<u8>,
+    ctx: &mut ShardCtx<'_>,
+) -> Flow {
+    let level = level.min(VERBOSITY_MAX);
+    if let Some(flow) = everywhere(session, Control::Verbosity { level }, out, ctx) {
+        return flow;
+    }
+    ctx.settings.verbosity = level;
+    if !noreply {
+        put(out, reply::OK);
+    }
+    Flow::Next
 }
 
 pub(super) fn version(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
@@ -43,13 +91,28 @@ pub(super) fn version(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
     put(out, b"\r\n");
 }
 
-pub(super) fn stats(tokens: &Tokens<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
+pub(super) fn stats(
+    session: &mut Session,
+    tokens: &Tokens<'_>,
+    out: &mut Vec<u8>,
+    ctx: &mut ShardCtx<'_>,
+) -> Flow {
     if tokens.ntokens() == 2 {
-        general(out, ctx);
-        return;
+        if let Some(flow) = everywhere(session, Control::PublishStats, out, ctx) {
+            return flow;
+        }
+        if ctx.route.shard_count() == 1 {
+            render_general_stats(out, ctx);
+        } else {
+            session.defer_general_stats(out, ctx);
+        }
+        return Flow::Next;
     }
     match tokens.get(1) {
         b"reset" => {
+            if let Some(flow) = everywhere(session, Control::ResetStats, out, ctx) {
+                return flow;
+            }
             reset(ctx.stats);
             put(out, reply::RESET);
         }
@@ -62,7 +125,7 @@ pub(super) fn stats(tokens: &Tokens<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'
         b"cachedump" => {
             if tokens.ntokens() < 5 {
                 put(out, ProtoError::StatsBadCommandLine.line());
-                return;
+                return Flow::Next;
             }
             match (parse_u32(tokens.get(2)), parse_u32(tokens.get(3))) {
                 (Some(id), Some(_)) if id >= SLAB_CLASSES_MAX => {
@@ -79,11 +142,12 @@ pub(super) fn stats(tokens: &Tokens<'_>, out: &mut Vec<u8>, ctx: &mut ShardCtx<'
         }
         _ => put(out, ProtoError::UnknownCommand.line()),
     }
+    Flow::Next
 }
 
 /// `stats reset`: zero the command counters (connection counters belong to the runtime and
 /// memcached keeps `curr_connections` and `total_connections` too).
-fn reset(stats: &mut ShardStats) {
+pub fn reset(stats: &mut ShardStats) {
     let keep = (stats.curr_connections, stats.total_connections);
     *stats = ShardStats::default();
     (stats.curr_connections, stats.total_connections) = keep;
@@ -103,10 +167,21 @@ fn rusage() -> ((u64, u32), (u64, u32)) {
     (tv(usage.ru_utime), tv(usage.ru_stime))
 }
 
-fn general(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
-    let s = &*ctx.stats;
+/// memcached's general `stats`, summed over every shard: this one's live counters plus what
+/// the others published on the board (the caller made them publish first).
+pub(super) fn render_general_stats(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
+    let mut sum = Snapshot {
+        shard: ctx.stats.clone(),
+        engine: ctx.store.stats(),
+    };
+    for shard in 0..ctx.board.shard_count() {
+        if shard != ctx.route.local() {
+            sum.add(&ctx.board.read(shard));
+        }
+    }
+    let s = &sum.shard;
+    let engine = sum.engine;
     let server = ctx.server;
-    let engine = ctx.store.stats();
     let now = ctx.clock.now_rel();
     stat_u64(out, b"pid", u64::from(server.pid));
     stat_u64(
@@ -151,7 +226,7 @@ fn general(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
         (b"auth_errors", s.auth_errors),
         (b"bytes_read", s.bytes_read),
         (b"bytes_written", s.bytes_written),
-        (b"limit_maxbytes", engine.limit_maxbytes),
+        (b"limit_maxbytes", server.memory_limit_bytes as u64),
         (b"accepting_conns", 1),
         (b"listen_disabled_num", s.listen_disabled_num),
         (b"threads", u64::from(server.threads)),
@@ -172,7 +247,7 @@ fn general(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
 
 fn settings(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
     let config = ctx.store.config();
-    stat_u64(out, b"maxbytes", config.memory_limit_bytes as u64);
+    stat_u64(out, b"maxbytes", ctx.server.memory_limit_bytes as u64);
     stat_u64(out, b"maxconns", u64::from(ctx.server.max_connections));
     stat_u64(out, b"verbosity", u64::from(ctx.settings.verbosity));
     stat_str(

@@ -29,6 +29,7 @@
 mod keyed;
 mod meta;
 mod misc;
+mod remote;
 mod retrieval;
 mod storage;
 mod write;
@@ -36,8 +37,15 @@ mod write;
 use ringcache_engine::{Clock, Store};
 
 use crate::proto::line::{frame, Frame};
+use crate::proto::meta::MetaCommand;
 use crate::proto::request::{self, Request};
+use crate::route::board::StatsBoard;
+use crate::route::{kind, ConnId, Router};
+use crate::runtime::channel::MSG_PAYLOAD_MAX_BYTES;
 use crate::stats::ShardStats;
+
+pub use misc::{flush_local, reset as reset_stats};
+pub use remote::REMOTE_INFLIGHT_MAX;
 
 /// Stop consuming requests once a connection's pending output reaches this many bytes; the
 /// runtime calls `process` again after sending.
@@ -72,6 +80,12 @@ pub struct ShardCtx<'a> {
     pub stats: &'a mut ShardStats,
     pub server: &'a ServerInfo,
     pub settings: &'a mut RuntimeSettings,
+    /// The way to the other shards.
+    pub route: &'a mut Router,
+    /// Every shard's published counters (`stats`).
+    pub board: &'a StatsBoard,
+    /// The connection being served (named in cross-core messages).
+    pub conn: ConnId,
 }
 
 /// What the connection should do after [`Session::process`].
@@ -83,6 +97,10 @@ pub enum Step {
     OutputFull,
     /// Send what is in `out`, then close the connection (quit, line too long, ...).
     Close,
+    /// Waiting for another shard: its channel is full ([`Session::blocked_on`]) or the
+    /// connection has [`REMOTE_INFLIGHT_MAX`] requests out. The runtime calls `process` again
+    /// when the channel has room or a reply arrives.
+    Blocked,
 }
 
 // Inline on purpose (a few hundred bytes per connection): boxing the receiving state
@@ -96,6 +114,11 @@ enum State {
     Receiving(storage::Pending),
     /// Discarding a value block memcached would swallow (too large, out of memory, ms error).
     Swallowing { remaining_bytes: usize },
+    /// Passing a storage command's value block on to the shard that owns its key.
+    Forwarding {
+        owner: usize,
+        remaining_bytes: usize,
+    },
 }
 
 /// How executing one command line went.
@@ -106,6 +129,10 @@ enum Flow {
     Yield,
     /// Consume the line and close the connection.
     Close,
+    /// The line (and `data_len` bytes after it) belong to shard `owner`: send them there.
+    Forward { owner: usize, data_len: usize },
+    /// Keep the line: a channel is full or too many requests are out; run it again later.
+    Blocked,
 }
 
 /// The protocol state of one connection.
@@ -115,6 +142,10 @@ pub struct Session {
     /// Offset, within the multi-get line at the front of the input, of the next key to
     /// answer; 0 when no multi-get is in progress.
     get_resume_at: usize,
+    /// Replies still expected from other shards; allocated on the first cross-core request.
+    holes: Option<Box<remote::Holes>>,
+    /// The shard whose full channel stopped the last `process` (see [`Step::Blocked`]).
+    blocked_on: Option<usize>,
 }
 
 impl Session {
@@ -131,6 +162,7 @@ impl Session {
         ctx: &mut ShardCtx<'_>,
     ) -> (usize, Step) {
         let mut pos = 0;
+        self.blocked_on = None;
         // memcached sends replies when it runs out of complete requests; a connection it
         // closes for an over-long line drops the replies not sent yet, i.e. those to the
         // requests that arrived together with that line (this call's).
@@ -157,6 +189,34 @@ impl Session {
                     }
                     self.state = State::Idle;
                 }
+                &mut State::Forwarding {
+                    owner,
+                    remaining_bytes,
+                } => {
+                    let n = remaining_bytes
+                        .min(input.len() - pos)
+                        .min(MSG_PAYLOAD_MAX_BYTES);
+                    if n == 0 {
+                        return (pos, Step::NeedInput);
+                    }
+                    let chunk = &input[pos..pos + n];
+                    if !ctx
+                        .route
+                        .send(owner, kind::REQUEST_BYTES, ctx.conn, &[chunk])
+                    {
+                        self.blocked_on = Some(owner);
+                        return (pos, Step::Blocked);
+                    }
+                    pos += n;
+                    self.state = if n == remaining_bytes {
+                        State::Idle
+                    } else {
+                        State::Forwarding {
+                            owner,
+                            remaining_bytes: remaining_bytes - n,
+                        }
+                    };
+                }
                 State::Idle => match frame(&input[pos..]) {
                     Frame::Incomplete => return (pos, Step::NeedInput),
                     Frame::TooLong => {
@@ -167,10 +227,121 @@ impl Session {
                         Flow::Next => pos += len,
                         Flow::Yield => return (pos, Step::OutputFull),
                         Flow::Close => return (pos + len, Step::Close),
+                        Flow::Blocked => return (pos, Step::Blocked),
+                        Flow::Forward { owner, data_len } => {
+                            match self.forward(&input[pos..], len, owner, data_len, out, ctx) {
+                                Some(sent) => pos += sent,
+                                None => return (pos, Step::Blocked),
+                            }
+                        }
                     },
                 },
             }
         }
+    }
+
+    /// Sends a request line (`line_len` bytes at the front of `input`) and as much of its
+    /// `data_len`-byte data block as is here to `owner`, leaving a hole for the reply. Returns
+    /// the bytes sent, or `None` (nothing sent) if the channel or the hole limit is full.
+    fn forward(
+        &mut self,
+        input: &[u8],
+        line_len: usize,
+        owner: usize,
+        data_len: usize,
+        out: &mut [u8],
+        ctx: &mut ShardCtx<'_>,
+    ) -> Option<usize> {
+        assert!(
+            line_len <= MSG_PAYLOAD_MAX_BYTES,
+            "request lines are limited below a message"
+        );
+        if self.hole_room() == 0 {
+            return None;
+        }
+        let data_here = data_len
+            .min(input.len() - line_len)
+            .min(MSG_PAYLOAD_MAX_BYTES - line_len);
+        let bytes = &input[..line_len + data_here];
+        if !ctx
+            .route
+            .send(owner, kind::REQUEST_BYTES, ctx.conn, &[bytes])
+        {
+            self.blocked_on = Some(owner);
+            return None;
+        }
+        self.holes_mut()
+            .push(out.len(), owner, remote::HoleKind::Reply);
+        if data_here < data_len {
+            self.state = State::Forwarding {
+                owner,
+                remaining_bytes: data_len - data_here,
+            };
+        }
+        Some(bytes.len())
+    }
+
+    fn hole_room(&self) -> usize {
+        self.holes
+            .as_ref()
+            .map_or(REMOTE_INFLIGHT_MAX, |h| h.room())
+    }
+
+    fn holes_mut(&mut self) -> &mut remote::Holes {
+        self.holes
+            .get_or_insert_with(|| Box::new(remote::Holes::new()))
+    }
+
+    /// Reply bytes from shard `owner` for this connection (`done`: the end of one request's
+    /// reply). Returns false if no request to `owner` was waiting (the caller drops them).
+    pub fn deliver(
+        &mut self,
+        owner: usize,
+        bytes: &[u8],
+        done: bool,
+        out: &mut Vec<u8>,
+        ctx: &mut ShardCtx<'_>,
+    ) -> bool {
+        match &mut self.holes {
+            Some(holes) => holes.fill(owner, bytes, done, out, ctx),
+            None => false,
+        }
+    }
+
+    /// How much of `out` (from the front) may be sent: everything before the first reply
+    /// still expected from another shard.
+    pub fn sendable_len(&self, out_len: usize) -> usize {
+        self.holes.as_ref().map_or(out_len, |h| h.sendable(out_len))
+    }
+
+    /// The runtime took `count` sendable bytes off the front of the output.
+    pub fn output_taken(&mut self, count: usize) {
+        if let Some(holes) = &mut self.holes {
+            holes.shift_down(count);
+        }
+    }
+
+    /// `true` while replies from other shards are still expected.
+    pub fn awaiting_remote(&self) -> bool {
+        self.holes.as_ref().is_some_and(|h| !h.is_empty())
+    }
+
+    /// The shard whose full channel stopped the last `process`, if that is why it stopped.
+    pub fn blocked_on(&self) -> Option<usize> {
+        self.blocked_on
+    }
+
+    /// The shard a storage command's value block is being passed on to, if any.
+    pub fn forwarding_to(&self) -> Option<usize> {
+        match self.state {
+            State::Forwarding { owner, .. } => Some(owner),
+            _ => None,
+        }
+    }
+
+    /// `true` between requests (nothing half-received, nothing being forwarded).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Idle) && self.get_resume_at == 0
     }
 
     /// The connection is gone: give back anything held (a half-received value's reservation).
@@ -179,6 +350,8 @@ impl Session {
             ctx.store.abort(pending.into_reservation());
         }
         self.get_resume_at = 0;
+        self.holes = None;
+        self.blocked_on = None;
     }
 
     /// `true` while a storage command's value is being received (its memory is reserved).
@@ -188,7 +361,11 @@ impl Session {
     }
 
     fn execute(&mut self, line: &[u8], out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) -> Flow {
-        match request::parse(line) {
+        let request = request::parse(line);
+        if let Some(flow) = self.route(&request, line.len(), ctx) {
+            return flow;
+        }
+        match request {
             Request::Get(get) => return retrieval::get(self, &get, out, ctx),
             Request::Store(store) => storage::begin_classic(self, &store, out, ctx),
             Request::Meta(meta) => meta::execute(self, &meta, out, ctx),
@@ -205,10 +382,14 @@ impl Session {
                 delta,
                 noreply,
             } => keyed::arith(key, decr, delta, noreply, out, ctx),
-            Request::FlushAll { exptime, noreply } => misc::flush_all(exptime, noreply, out, ctx),
-            Request::Verbosity { level, noreply } => misc::verbosity(level, noreply, out, ctx),
+            Request::FlushAll { exptime, noreply } => {
+                return misc::flush_all(self, exptime, noreply, out, ctx)
+            }
+            Request::Verbosity { level, noreply } => {
+                return misc::verbosity(self, level, noreply, out, ctx)
+            }
             Request::Version => misc::version(out, ctx),
-            Request::Stats(tokens) => misc::stats(&tokens, out, ctx),
+            Request::Stats(tokens) => return misc::stats(self, &tokens, out, ctx),
             Request::Quit | Request::Close => return Flow::Close,
             Request::Reject {
                 error,
@@ -226,6 +407,60 @@ impl Session {
             }
         }
         Flow::Next
+    }
+
+    /// `Some(Forward)` if the request's one key belongs to another shard. Multi-key gets
+    /// are split key by key in `retrieval`; whole-server commands fan out in `misc`.
+    fn route(&self, request: &Request<'_>, line_len: usize, ctx: &ShardCtx<'_>) -> Option<Flow> {
+        if ctx.route.shard_count() == 1 {
+            return None;
+        }
+        let (key, data_len) = match request {
+            Request::Get(get) => (retrieval::single_key(get, line_len)?, 0),
+            Request::Store(store) => (store.key, store.value_len + 2),
+            Request::Meta(meta) => {
+                let data_len = match meta.command {
+                    MetaCommand::Set => meta.value_len + 2,
+                    _ => 0,
+                };
+                (meta.key.bytes(), data_len)
+            }
+            Request::Delete { key, .. }
+            | Request::Touch { key, .. }
+            | Request::Arith { key, .. } => (*key, 0),
+            _ => return None,
+        };
+        let owner = ctx.route.owner_of(key);
+        (owner != ctx.route.local()).then_some(Flow::Forward { owner, data_len })
+    }
+
+    /// Renders the general `stats` once every shard has published its counters (the holes
+    /// made by `fan_out` just before).
+    fn defer_general_stats(&mut self, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
+        let local = ctx.route.local();
+        let holes = self.holes_mut();
+        holes.push(out.len(), local, remote::HoleKind::Stats);
+        holes.run_local_steps(out, ctx);
+    }
+
+    /// Makes one hole per other shard for a whole-server command, after checking there is
+    /// room for its messages; `false` (nothing done) if not.
+    fn fan_out(&mut self, out_len: usize, ctx: &mut ShardCtx<'_>) -> bool {
+        let others = ctx.route.shard_count() - 1;
+        if self.hole_room() < others + 1 {
+            return false;
+        }
+        if !ctx.route.has_space_everywhere() {
+            self.blocked_on = (0..ctx.route.shard_count())
+                .find(|&s| s != ctx.route.local() && !ctx.route.has_space(s));
+            return false;
+        }
+        let local = ctx.route.local();
+        for owner in (0..ctx.route.shard_count()).filter(|&s| s != local) {
+            self.holes_mut()
+                .push(out_len, owner, remote::HoleKind::Reply);
+        }
+        true
     }
 }
 

@@ -16,6 +16,8 @@ use ringcache_engine::{Clock, Config, Store};
 
 use super::response::parse_response;
 use crate::exec::{RuntimeSettings, ServerInfo, Session, ShardCtx, Step, INPUT_PENDING_MAX_BYTES};
+use crate::route::board::StatsBoard;
+use crate::route::{ConnId, Router};
 use crate::stats::ShardStats;
 
 /// Unix time the harness clock starts at (fixed: output must be reproducible).
@@ -30,6 +32,8 @@ pub struct Harness {
     pub stats: ShardStats,
     pub server: ServerInfo,
     pub settings: RuntimeSettings,
+    pub route: Router,
+    pub board: StatsBoard,
 }
 
 impl Harness {
@@ -59,6 +63,8 @@ impl Harness {
                 memory_limit_bytes,
             },
             settings: RuntimeSettings::default(),
+            route: Router::single(),
+            board: StatsBoard::new(1),
         }
     }
 
@@ -69,6 +75,9 @@ impl Harness {
             stats: &mut self.stats,
             server: &self.server,
             settings: &mut self.settings,
+            route: &mut self.route,
+            board: &self.board,
+            conn: ConnId::default(),
         }
     }
 }
@@ -136,6 +145,7 @@ pub fn run_cuts(harness: &mut Harness, session: &mut Session, input: &[u8], cuts
                     run.closed = true;
                     break 'chunks;
                 }
+                Step::Blocked => panic!("a one-shard session never waits for another shard"),
             }
         }
     }

@@ -45,6 +45,10 @@ pub struct Conn {
     pub last_step: Step,
     pub recv_in_flight: bool,
     pub send_in_flight: bool,
+    /// Listed in the shard's `replied` list for this turn.
+    pub listed_replied: bool,
+    /// Listed in the shard's `blocked` list (waiting for room in a channel).
+    pub listed_blocked: bool,
 }
 
 impl Conn {
@@ -63,6 +67,8 @@ impl Conn {
             last_step: Step::NeedInput,
             recv_in_flight: false,
             send_in_flight: false,
+            listed_replied: false,
+            listed_blocked: false,
         }
     }
 
@@ -83,6 +89,8 @@ impl Conn {
         self.last_step = Step::NeedInput;
         self.recv_in_flight = false;
         self.send_in_flight = false;
+        self.listed_replied = false;
+        self.listed_blocked = false;
     }
 
     pub fn input(&self) -> &[u8] {
@@ -128,8 +136,9 @@ impl Conn {
         true
     }
 
-    /// Moves pending replies into the send buffer if nothing is being sent. Returns true if
-    /// there is something to send.
+    /// Moves pending replies into the send buffer if nothing is being sent: all of them, or
+    /// those before the first reply still expected from another shard. Returns true if there
+    /// is something to send.
     pub fn stage_output(&mut self) -> bool {
         if self.send_in_flight {
             return false;
@@ -140,13 +149,23 @@ impl Conn {
             if self.sending.capacity() > OUT_BUF_KEEP_BYTES {
                 self.sending.shrink_to(OUT_BUF_KEEP_BYTES);
             }
-            std::mem::swap(&mut self.sending, &mut self.pending);
+            let sendable = self.session.sendable_len(self.pending.len());
+            if sendable == self.pending.len() {
+                std::mem::swap(&mut self.sending, &mut self.pending);
+            } else {
+                self.sending.extend_from_slice(&self.pending[..sendable]);
+                self.pending.drain(..sendable);
+            }
+            self.session.output_taken(sendable);
         }
         self.sent < self.sending.len()
     }
 
+    /// Everything answered has been sent, and no reply is expected from another shard.
     pub fn output_drained(&self) -> bool {
-        self.sent == self.sending.len() && self.pending.is_empty()
+        self.sent == self.sending.len()
+            && self.pending.is_empty()
+            && !self.session.awaiting_remote()
     }
 }
 
@@ -186,6 +205,13 @@ impl ConnTable {
         }
         self.live_count += 1;
         Some(index)
+    }
+
+    /// The connection in `index` if it is still the one `generation` names.
+    pub fn get(&self, index: u32, generation: u32) -> Option<&Conn> {
+        let live = self.generations.get(index as usize).copied() == Some(generation);
+        let conn = self.slots.get(index as usize)?.as_ref()?;
+        (live && conn.fd >= 0).then_some(conn)
     }
 
     /// The connection in `index` if it is still the one `generation` names.

@@ -39,6 +39,61 @@ fn set_int_option(
 /// Opens, binds and listens on `addr` with SO_REUSEADDR, SO_REUSEPORT and TCP_NODELAY (which
 /// accepted sockets inherit).
 pub fn listen(addr: SocketAddr) -> io::Result<OwnedFd> {
+    open(addr, true)
+}
+
+/// Fails with `EADDRINUSE` if anything else listens on `addr`: a socket without SO_REUSEPORT
+/// cannot bind next to any listener, so another ringcache on the same port (whose
+/// SO_REUSEPORT sockets ours would otherwise silently join) is caught too.
+pub fn probe(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    open(addr, false).map(drop)
+}
+
+/// One listening socket per shard on every address (the same port for all shards, also when
+/// `-p 0` lets the kernel choose it): `[shard][address]`, and the ports bound.
+pub fn open_all(
+    addrs: &[SocketAddr],
+    shard_count: usize,
+) -> Result<(Vec<Vec<OwnedFd>>, Vec<u16>), String> {
+    let mut per_shard: Vec<Vec<OwnedFd>> = (0..shard_count).map(|_| Vec::new()).collect();
+    let mut ports = Vec::with_capacity(addrs.len());
+    for &addr in addrs {
+        probe(addr).map_err(|e| explain(addr, &e))?;
+        let mut bound = addr;
+        for fds in per_shard.iter_mut() {
+            let fd = listen(bound).map_err(|e| explain(bound, &e))?;
+            if bound.port() == 0 {
+                bound.set_port(local_port(&fd).map_err(|e| format!("getsockname: {e}"))?);
+            }
+            fds.push(fd);
+        }
+        ports.push(bound.port());
+    }
+    Ok((per_shard, ports))
+}
+
+/// A listen error as the operator's fix.
+fn explain(addr: SocketAddr, e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EADDRINUSE) => format!(
+            "cannot listen on {addr}: the port is in use (another memcached or ringcache? \
+             stop it or choose another -p)"
+        ),
+        Some(libc::EADDRNOTAVAIL) => {
+            format!("cannot listen on {addr}: no such local address (check -l)")
+        }
+        Some(libc::EACCES) => format!(
+            "cannot listen on {addr}: permission denied (ports below 1024 need \
+             CAP_NET_BIND_SERVICE)"
+        ),
+        _ => format!("cannot listen on {addr}: {e}"),
+    }
+}
+
+fn open(addr: SocketAddr, reuse_port: bool) -> io::Result<OwnedFd> {
     let family = if addr.is_ipv4() {
         libc::AF_INET
     } else {
@@ -49,7 +104,9 @@ pub fn listen(addr: SocketAddr) -> io::Result<OwnedFd> {
     // SAFETY: `raw` is a socket we just opened and own exclusively.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    if reuse_port {
+        set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    }
     set_int_option(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
     set_int_option(raw, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
     if addr.is_ipv6() {
@@ -58,8 +115,10 @@ pub fn listen(addr: SocketAddr) -> io::Result<OwnedFd> {
     let (storage, len) = sockaddr_of(addr);
     // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family.
     check(unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) })?;
-    // SAFETY: plain listen(2) on our socket.
-    check(unsafe { libc::listen(raw, LISTEN_BACKLOG) })?;
+    if reuse_port {
+        // SAFETY: plain listen(2) on our socket.
+        check(unsafe { libc::listen(raw, LISTEN_BACKLOG) })?;
+    }
     Ok(fd)
 }
 

@@ -8,13 +8,18 @@
 //!
 //! Start-up is the only place with blocking calls (socket set-up, thread spawn, pinning).
 
+pub mod channel;
 pub mod conn;
 pub mod cpu;
 pub mod limits;
 pub mod listener;
+pub mod remote;
 pub mod shard;
+pub(crate) mod sync;
 pub mod token;
 
+use std::os::fd::OwnedFd;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
@@ -22,8 +27,58 @@ use ringcache_engine::{Clock, Config as EngineConfig, Store};
 
 use crate::config::ServerConfig;
 use crate::exec::{RuntimeSettings, ServerInfo};
+use crate::route::board::StatsBoard;
+use crate::route::Router;
 use crate::stats::ShardStats;
+use channel::{Receiver, Sender};
+use remote::Inbound;
 use shard::{Core, Shard, Waker};
+
+/// Slots in each cross-core channel for a server of `shard_count` shards: enough for a burst
+/// of pipelined requests between two shards, fewer per channel as the number of channels
+/// (2·n·(n−1)) grows. Each slot is 4 KiB, allocated at start-up.
+pub fn channel_slot_count(shard_count: usize) -> usize {
+    (256 / shard_count.max(2).saturating_sub(1))
+        .next_power_of_two()
+        .clamp(4, 64)
+}
+
+/// One shard's ends of the cross-core channels.
+struct Ends {
+    requests_out: Vec<Option<Sender>>,
+    requests_in: Vec<Option<Receiver>>,
+    replies_out: Vec<Option<Sender>>,
+    replies_in: Vec<Option<Receiver>>,
+}
+
+/// Creates, for every ordered pair of shards (a, b), a request channel a→b and a reply
+/// channel b→a, and hands each shard its ends.
+fn wire(wakers: &[Arc<Waker>]) -> Vec<Ends> {
+    let n = wakers.len();
+    let none = |n: usize| -> Vec<Option<Sender>> { (0..n).map(|_| None).collect() };
+    let none_rx = |n: usize| -> Vec<Option<Receiver>> { (0..n).map(|_| None).collect() };
+    let mut ends: Vec<Ends> = (0..n)
+        .map(|_| Ends {
+            requests_out: none(n),
+            requests_in: none_rx(n),
+            replies_out: none(n),
+            replies_in: none_rx(n),
+        })
+        .collect();
+    let slots = channel_slot_count(n);
+    for a in 0..n {
+        for b in (0..n).filter(|&b| b != a) {
+            let parker = |i: usize| Arc::clone(&wakers[i].parker);
+            let (tx, rx) = channel::channel(slots, parker(b), parker(a));
+            ends[a].requests_out[b] = Some(tx);
+            ends[b].requests_in[a] = Some(rx);
+            let (tx, rx) = channel::channel(slots, parker(a), parker(b));
+            ends[b].replies_out[a] = Some(tx);
+            ends[a].replies_in[b] = Some(rx);
+        }
+    }
+    ends
+}
 
 /// A started server: its shard threads are listening when `start` returns.
 pub struct Server {
@@ -37,28 +92,48 @@ impl Server {
     /// Starts every shard and returns once all of them listen, or the first set-up error.
     pub fn start(config: &ServerConfig) -> Result<Server, String> {
         limits::ensure_nofile(config.conn_limit, config.shard_count)?;
-        let cpus = cpu::allowed_cpus().map_err(|e| format!("sched_getaffinity: {e}"))?;
+        let cpus = &config.cpus;
+        assert!(!cpus.is_empty(), "the configuration names the cores");
         let shard_count = config.shard_count as usize;
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<u16>, String>>();
+        let (listeners, ports) = listener::open_all(&config.listen_addrs, shard_count)?;
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let mut threads = Vec::with_capacity(shard_count);
-        let mut wakers = Vec::with_capacity(shard_count);
-        for shard_index in 0..shard_count {
+        let wakers = (0..shard_count)
+            .map(|_| Waker::new().map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("eventfd: {e}"))?;
+        let board = Arc::new(StatsBoard::new(shard_count));
+        let conn_count = Arc::new(AtomicUsize::new(0));
+        let shards = wire(&wakers).into_iter().zip(listeners).enumerate();
+        for (shard_index, (ends, listeners)) in shards {
             let cpu = cpus[shard_index % cpus.len()];
             let config = config.clone();
             let ready_tx = ready_tx.clone();
-            let waker = Arc::new(Waker::new().map_err(|e| format!("eventfd: {e}"))?);
-            wakers.push(Arc::clone(&waker));
+            let waker = Arc::clone(&wakers[shard_index]);
+            let board = Arc::clone(&board);
+            let conn_count = Arc::clone(&conn_count);
             let thread = std::thread::Builder::new()
                 .name(format!("ringcache-shard-{shard_index}"))
-                .spawn(move || run_shard(shard_index, cpu, &config, waker, ready_tx))
+                .spawn(move || {
+                    let parts = ShardParts {
+                        index: shard_index,
+                        cpu,
+                        waker,
+                        board,
+                        ends,
+                        listeners,
+                        conn_count,
+                    };
+                    run_shard(parts, &config, ready_tx)
+                })
                 .map_err(|e| format!("cannot start shard thread {shard_index}: {e}"))?;
             threads.push(thread);
         }
         drop(ready_tx);
-        let mut server = Server {
+        let server = Server {
             threads,
             wakers,
-            ports: Vec::new(),
+            ports,
         };
         for _ in 0..shard_count {
             let outcome = match ready_rx.recv() {
@@ -66,7 +141,7 @@ impl Server {
                 Err(_) => Err("a shard thread exited during start-up".to_string()),
             };
             match outcome {
-                Ok(shard_ports) => server.ports = shard_ports,
+                Ok(()) => {}
                 Err(message) => {
                     let _ = server.stop();
                     return Err(message);
@@ -100,33 +175,46 @@ impl Server {
     }
 }
 
-fn run_shard(
-    shard_index: usize,
+/// What one shard thread starts from.
+struct ShardParts {
+    index: usize,
     cpu: usize,
-    config: &ServerConfig,
     waker: Arc<Waker>,
-    ready: mpsc::Sender<Result<Vec<u16>, String>>,
+    board: Arc<StatsBoard>,
+    ends: Ends,
+    listeners: Vec<OwnedFd>,
+    conn_count: Arc<AtomicUsize>,
+}
+
+fn run_shard(
+    parts: ShardParts,
+    config: &ServerConfig,
+    ready: mpsc::Sender<Result<(), String>>,
 ) -> Result<(), String> {
-    let shard = match set_up_shard(shard_index, cpu, config, waker) {
+    let shard_index = parts.index;
+    let mut shard = match set_up_shard(parts, config) {
         Ok(shard) => shard,
         Err(message) => {
             let _ = ready.send(Err(message.clone()));
             return Err(message);
         }
     };
-    let (mut shard, ports) = shard;
-    let _ = ready.send(Ok(ports));
+    let _ = ready.send(Ok(()));
     shard
         .run()
         .map_err(|e| format!("shard {shard_index}: io_uring loop failed: {e}"))
 }
 
-fn set_up_shard(
-    shard_index: usize,
-    cpu: usize,
-    config: &ServerConfig,
-    waker: Arc<Waker>,
-) -> Result<(Shard, Vec<u16>), String> {
+fn set_up_shard(parts: ShardParts, config: &ServerConfig) -> Result<Shard, String> {
+    let ShardParts {
+        index: shard_index,
+        cpu,
+        waker,
+        board,
+        ends,
+        listeners,
+        conn_count,
+    } = parts;
     cpu::pin_current_thread(cpu)
         .map_err(|e| format!("cannot pin shard {shard_index} to CPU {cpu}: {e}"))?;
     let shard_count = config.shard_count as usize;
@@ -146,21 +234,6 @@ fn set_up_shard(
         .next_power_of_two()
         .clamp(2 * shard::SQ_ENTRIES_COUNT as usize, 1 << 16) as u32;
     let ring = shard::new_ring(cq_entries)?;
-    let mut listeners = Vec::with_capacity(config.listen_addrs.len());
-    let mut ports = Vec::with_capacity(config.listen_addrs.len());
-    for &addr in &config.listen_addrs {
-        let fd = listener::listen(addr).map_err(|e| match e.raw_os_error() {
-            Some(libc::EADDRINUSE) => format!(
-                "cannot listen on {addr}: the port is in use (another memcached or ringcache? \
-                 stop it or choose another -p)"
-            ),
-            Some(libc::EADDRNOTAVAIL) => format!("cannot listen on {addr}: no such local address (check -l)"),
-            Some(libc::EACCES) => format!("cannot listen on {addr}: permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)"),
-            _ => format!("cannot listen on {addr}: {e}"),
-        })?;
-        ports.push(listener::local_port(&fd).map_err(|e| format!("getsockname: {e}"))?);
-        listeners.push(fd);
-    }
     let core = Core {
         store,
         clock: Clock::new(shard::now_unix_secs()),
@@ -176,6 +249,16 @@ fn set_up_shard(
         settings: RuntimeSettings {
             verbosity: config.verbosity,
         },
+        route: Router::new(shard_index, ends.requests_out),
+        board,
     };
-    Ok((Shard::new(ring, listeners, conn_limit, core, waker), ports))
+    let inbound = Inbound::new(
+        ends.requests_in,
+        ends.replies_out,
+        ends.replies_in,
+        conn_limit,
+    );
+    Ok(Shard::new(
+        ring, listeners, conn_limit, core, waker, inbound, conn_count,
+    ))
 }

@@ -11,15 +11,19 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use ringcache_engine::{Clock, Store};
 
+use super::channel::Parker;
 use super::conn::{Conn, ConnTable, Phase};
+use super::remote::Inbound;
 use super::token::{Op, Token};
 use crate::exec::{RuntimeSettings, ServerInfo, ShardCtx, Step};
+use crate::route::board::{Snapshot, StatsBoard};
+use crate::route::{kind, ConnId, Router, FLAG_DONE};
 use crate::stats::ShardStats;
 
 /// Submission queue entries; more pushes in one turn trigger an early submit.
@@ -37,17 +41,31 @@ pub struct Core {
     pub stats: ShardStats,
     pub server: ServerInfo,
     pub settings: RuntimeSettings,
+    pub route: Router,
+    pub board: Arc<StatsBoard>,
 }
 
 impl Core {
-    fn ctx(&mut self) -> ShardCtx<'_> {
+    pub fn ctx(&mut self, conn: ConnId) -> ShardCtx<'_> {
         ShardCtx {
             store: &mut self.store,
             clock: &self.clock,
             stats: &mut self.stats,
             server: &self.server,
             settings: &mut self.settings,
+            route: &mut self.route,
+            board: &self.board,
+            conn,
         }
+    }
+
+    /// Leaves a copy of this shard's counters on the board for another shard's `stats`.
+    pub fn publish_stats(&mut self) {
+        let snapshot = Snapshot {
+            shard: self.stats.clone(),
+            engine: self.store.stats(),
+        };
+        self.board.publish(self.route.local(), &snapshot);
     }
 }
 
@@ -65,40 +83,40 @@ pub struct Shard {
     /// Where the armed Read puts the eventfd's counter; boxed for a stable address.
     wake_buf: Box<u64>,
     stopping: bool,
+    /// Requests and replies from the other shards.
+    inbound: Inbound,
+    /// Connections that got reply bytes this turn (each listed once: `Conn::listed`).
+    replied: Vec<(u32, u32)>,
+    /// Connections stopped by a full channel to another shard.
+    blocked: Vec<(u32, u32)>,
+    /// Open connections on all shards, and their limit (`-c`).
+    conn_count: Arc<AtomicUsize>,
+    conn_limit: usize,
 }
 
-/// Wakes a shard from another thread (control path: stop; later, cross-core messages).
+/// Wakes a shard from another thread: for a cross-core message (through its [`Parker`], whose
+/// eventfd the shard keeps a Read armed on) or to stop it.
 pub struct Waker {
-    fd: OwnedFd,
+    pub parker: Arc<Parker>,
     stop: AtomicBool,
 }
 
 impl Waker {
     pub fn new() -> io::Result<Waker> {
-        // SAFETY: plain eventfd(2); the result is checked before use.
-        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is an eventfd we just created and own exclusively.
-        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
         Ok(Waker {
-            fd,
+            parker: Arc::new(Parker::new()?),
             stop: AtomicBool::new(false),
         })
     }
 
     /// Asks the shard to close its connections and return from `run`.
     pub fn request_stop(&self) {
-        self.stop.store(true, Ordering::Release);
-        self.wake();
+        self.stop.store(true, Ordering::SeqCst);
+        self.parker.unpark();
     }
 
-    fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to an eventfd we own; an eventfd write only
-        // fails when the counter would overflow, which leaves it readable anyway.
-        unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 }
 
@@ -108,6 +126,9 @@ pub fn new_ring(cq_entries_count: u32) -> Result<IoUring, String> {
         .setup_cqsize(cq_entries_count)
         .setup_single_issuer()
         .setup_coop_taskrun()
+        // Lets a turn that does not wait still reap deferred completions: the kernel flags
+        // pending task work and the submit then enters with GETEVENTS.
+        .setup_taskrun_flag()
         .setup_defer_taskrun()
         .build(SQ_ENTRIES_COUNT);
     let result = match tuned {
@@ -162,6 +183,8 @@ impl Shard {
         conn_limit: usize,
         core: Core,
         wake: Arc<Waker>,
+        inbound: Inbound,
+        conn_count: Arc<AtomicUsize>,
     ) -> Shard {
         let cq_entries = ring.params().cq_entries() as usize;
         let listener_count = listeners.len();
@@ -176,6 +199,11 @@ impl Shard {
             wake,
             wake_buf: Box::new(0),
             stopping: false,
+            inbound,
+            replied: Vec::with_capacity(conn_limit),
+            blocked: Vec::with_capacity(conn_limit),
+            conn_count,
+            conn_limit,
         }
     }
 
@@ -187,12 +215,21 @@ impl Shard {
         self.arm_timer();
         self.arm_wake();
         while !(self.stopping && self.conns.live_count() == 0) {
-            match self.ring.submit_and_wait(1) {
+            let wait_count = if self.may_sleep() { 1 } else { 0 };
+            let submitted = self.ring.submit_and_wait(wait_count);
+            self.wake.parker.unpark_self();
+            match submitted {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => {}
                 Err(e) => return Err(e),
             }
+            if self.wake.stop_requested() {
+                self.begin_stop();
+            }
             self.core.clock.set_now_unix(now_unix_secs());
+            // Messages first: what another shard sent before this turn (a flush_all, say)
+            // was sent before the socket data now waiting, so it takes effect first.
+            self.serve_other_shards();
             self.completions.clear();
             self.completions.extend(
                 self.ring
@@ -203,8 +240,128 @@ impl Shard {
                 let (user_data, result, flags) = self.completions[i];
                 self.on_completion(Token::decode(user_data), result, flags);
             }
+            self.serve_other_shards();
         }
         Ok(())
+    }
+
+    /// The sleep half of the wake-up protocol (see `channel`): announce the sleep, then look
+    /// once more for work another shard may have handed over meanwhile.
+    fn may_sleep(&mut self) -> bool {
+        if self.has_cross_core_work() {
+            return false;
+        }
+        self.wake.parker.prepare_park();
+        if self.has_cross_core_work() || (self.wake.stop_requested() && !self.stopping) {
+            self.wake.parker.unpark_self();
+            return false;
+        }
+        true
+    }
+
+    fn has_cross_core_work(&self) -> bool {
+        if self.inbound.shard_count() == 1 {
+            return false;
+        }
+        self.inbound.has_work()
+            || self
+                .blocked
+                .iter()
+                .any(|&(slot, generation)| self.unblocked(slot, generation))
+    }
+
+    /// A connection stopped by a full channel whose channel now has room (or which is gone).
+    fn unblocked(&self, slot: u32, generation: u32) -> bool {
+        match self.conns.get(slot, generation) {
+            Some(conn) => conn
+                .session
+                .blocked_on()
+                .is_none_or(|owner| self.core.route.has_space(owner)),
+            None => true,
+        }
+    }
+
+    /// Replies from the other shards, their requests, then the connections that can go on.
+    fn serve_other_shards(&mut self) {
+        if self.inbound.shard_count() == 1 {
+            return;
+        }
+        for src in 0..self.inbound.shard_count() {
+            self.take_replies(src);
+            self.inbound.serve(src, &mut self.core);
+        }
+        for i in 0..self.replied.len() {
+            let (slot, generation) = self.replied[i];
+            self.after_reply(slot, generation);
+        }
+        self.replied.clear();
+        let mut i = 0;
+        while i < self.blocked.len() {
+            let (slot, generation) = self.blocked[i];
+            if self.unblocked(slot, generation) {
+                self.blocked.swap_remove(i);
+                if let Some(conn) = self.conns.get_mut(slot, generation) {
+                    conn.listed_blocked = false;
+                    if conn.last_step == Step::Blocked && conn.phase == Phase::Open {
+                        self.drive(slot, generation);
+                    }
+                }
+            } else {
+                i += 1;
+            }
+        }
+        self.core.route.notify();
+        self.inbound.notify();
+    }
+
+    /// Every reply waiting from shard `owner` goes into its connection's output.
+    fn take_replies(&mut self, owner: usize) {
+        let Some(replies) = self.inbound.replies_in[owner].as_mut() else {
+            return;
+        };
+        while let Some((header, payload)) = replies.peek() {
+            assert_eq!(header.kind, kind::REPLY, "request on a reply channel");
+            let done = header.flags & FLAG_DONE != 0;
+            let conn_id = ConnId {
+                slot: header.conn_slot,
+                generation: header.conn_generation,
+            };
+            // A reply for a connection that has closed since is dropped.
+            if let Some(conn) = self.conns.get_mut(conn_id.slot, conn_id.generation) {
+                let mut ctx = self.core.ctx(conn_id);
+                let expected =
+                    conn.session
+                        .deliver(owner, payload, done, &mut conn.pending, &mut ctx);
+                assert!(
+                    expected,
+                    "reply from shard {owner} that no request waits for"
+                );
+                if !conn.listed_replied {
+                    conn.listed_replied = true;
+                    self.replied.push((conn_id.slot, conn_id.generation));
+                }
+            }
+            replies.pop();
+        }
+    }
+
+    /// A connection got replies: send what became sendable, and go on where it stopped.
+    fn after_reply(&mut self, slot: u32, generation: u32) {
+        let Some(conn) = self.conns.get_mut(slot, generation) else {
+            return;
+        };
+        conn.listed_replied = false;
+        if conn.phase == Phase::Closing {
+            return;
+        }
+        flush(&mut self.ring, conn, slot);
+        match conn.last_step {
+            Step::Blocked if !conn.recv_in_flight && !conn.listed_blocked => {
+                self.drive(slot, generation)
+            }
+            Step::Close if conn.output_drained() => self.begin_close(slot, generation),
+            _ => {}
+        }
     }
 
     fn on_completion(&mut self, token: Token, result: i32, flags: u32) {
@@ -220,7 +377,7 @@ impl Shard {
 
     fn arm_wake(&mut self) {
         let entry = opcode::Read::new(
-            types::Fd(self.wake.fd.as_raw_fd()),
+            types::Fd(self.wake.parker.fd()),
             (&mut *self.wake_buf as *mut u64).cast(),
             8,
         )
@@ -230,7 +387,7 @@ impl Shard {
     }
 
     fn on_wake(&mut self) {
-        if self.wake.stop.load(Ordering::Acquire) {
+        if self.wake.stop_requested() {
             self.begin_stop();
         } else {
             self.arm_wake();
@@ -296,7 +453,16 @@ impl Shard {
             unsafe { libc::close(fd) };
             return;
         }
-        let Some(slot) = self.conns.open(fd) else {
+        // `-c` limits the whole server, as memcached's: one counter shared by the shards,
+        // touched only when a connection opens or closes (never per request).
+        let over_limit = self.conn_count.fetch_add(1, Ordering::Relaxed) >= self.conn_limit;
+        let opened = if over_limit {
+            None
+        } else {
+            self.conns.open(fd)
+        };
+        let Some(slot) = opened else {
+            self.conn_count.fetch_sub(1, Ordering::Relaxed);
             reject(fd);
             self.core.stats.rejected_connections += 1;
             return;
@@ -367,7 +533,7 @@ impl Shard {
             !conn.recv_in_flight,
             "session run while a recv is in flight"
         );
-        let mut ctx = self.core.ctx();
+        let mut ctx = self.core.ctx(ConnId { slot, generation });
         let input = &conn.read_buf[conn.start..conn.end];
         let (consumed, step) = conn.session.process(input, &mut conn.pending, &mut ctx);
         conn.consume(consumed);
@@ -385,6 +551,14 @@ impl Shard {
                 arm_recv(&mut self.ring, conn, slot);
             }
             Step::OutputFull => {}
+            Step::Blocked => {
+                // Full channel: re-run once it has room. Too many requests out: re-run when
+                // a reply arrives (`after_reply`).
+                if conn.session.blocked_on().is_some() && !conn.listed_blocked {
+                    conn.listed_blocked = true;
+                    self.blocked.push((slot, generation));
+                }
+            }
             Step::Close => {
                 if conn.output_drained() {
                     self.begin_close(slot, generation);
@@ -421,12 +595,19 @@ impl Shard {
             return;
         }
         let fd = conn.fd;
-        conn.session.on_close(&mut self.core.ctx());
+        let conn_id = ConnId { slot, generation };
+        if let Some(owner) = conn.session.forwarding_to() {
+            // Best effort: if the channel is full, the owner's proxy lets go of the value
+            // when the slot's next connection sends it something.
+            let _ = self.core.route.send(owner, kind::CLOSED, conn_id, &[]);
+        }
+        conn.session.on_close(&mut self.core.ctx(conn_id));
         let entry = opcode::Close::new(types::Fd(fd))
             .build()
             .user_data(Token::new(Op::Close, 0, slot).encode());
         push(&mut self.ring, &entry);
         self.conns.release(slot);
+        self.conn_count.fetch_sub(1, Ordering::Relaxed);
         self.core.stats.curr_connections -= 1;
     }
 }

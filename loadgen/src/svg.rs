@@ -9,12 +9,15 @@ use crate::sweep::SweepPoint;
 pub const WIDTH_PX: u32 = 900;
 pub const HEIGHT_PX: u32 = 560;
 
+/// A plotted line: its legend, colour, and the latency it takes from a sweep point.
+type Series = (&'static str, RGBColor, fn(&SweepPoint) -> u64);
+
 pub fn write(path: &Path, title: &str, points: &[SweepPoint]) -> Result<(), String> {
     if points.is_empty() {
         return Err("no sweep point to plot".into());
     }
     let err = |e: &dyn std::fmt::Display| format!("plotting {}: {e}", path.display());
-    let series: [(&str, RGBColor, fn(&SweepPoint) -> u64); 3] = [
+    let series: [Series; 3] = [
         ("p50", BLUE, |p| p.report.latency_us.p50),
         ("p99", RGBColor(230, 120, 0), |p| p.report.latency_us.p99),
         ("p99.9", RED, |p| p.report.latency_us.p999),

@@ -95,7 +95,19 @@ fn ud(conn: usize, is_send: bool) -> u64 {
 impl Worker {
     pub fn new(cfg: WorkerConfig, conns: Vec<Conn>, server_count: usize) -> io::Result<Worker> {
         let entries = (conns.len() * 2 + 8).next_power_of_two() as u32;
-        let ring = IoUring::new(entries).map_err(|e| {
+        // One thread submits and reaps: completions' task work runs only when the loop asks
+        // for events (DEFER_TASKRUN), and TASKRUN_FLAG tells the loop when there is some.
+        // Older kernels refuse the flags with EINVAL: fall back to a plain ring.
+        let ring = match IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_taskrun_flag()
+            .build(entries)
+        {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::new(entries),
+            other => other,
+        }
+        .map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("io_uring_setup failed ({e}): is io_uring disabled? sysctl kernel.io_uring_disabled=0"),

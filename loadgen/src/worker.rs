@@ -178,8 +178,8 @@ impl Worker {
                     Next::Done => return None,
                     Next::NotYet { due_ns } => return Some(Some(due_ns)),
                     Next::Request { intended_ns } => {
-                        let key = self.cfg.sampler.next(&mut self.cfg.rng);
                         let kind = self.cfg.mix.next(&mut self.cfg.rng);
+                        let key = self.cfg.sampler.next(&mut self.cfg.rng);
                         match self.pick_conn(key) {
                             Some(conn) => (
                                 Request {
@@ -248,18 +248,28 @@ impl Worker {
         self.interval.errors.connection += 1;
     }
 
+    /// A live connection to the server owning `key`, round robin. In a closed loop (and the
+    /// prefill) one with room in its pipeline is preferred, so a connection waiting for a
+    /// slow reply does not hold up the others.
     fn pick_conn(&mut self, key: u64) -> Option<usize> {
         let server = self.cfg.owners.of(key);
         let candidates = &self.conns_of_server[server];
+        let open = self.cfg.source.is_open();
+        let mut fallback = None;
         for _ in 0..candidates.len() {
             let rr = &mut self.round_robin[server];
-            let conn = candidates[*rr % candidates.len()];
+            let index = candidates[*rr % candidates.len()];
             *rr = rr.wrapping_add(1);
-            if self.conns[conn].alive {
-                return Some(conn);
+            let conn = &self.conns[index];
+            if !conn.alive {
+                continue;
             }
+            if open || conn.queue.len() < self.cfg.pipeline_depth {
+                return Some(index);
+            }
+            fallback.get_or_insert(index);
         }
-        None
+        fallback
     }
 
     /// Encodes the queued requests that fit in each idle connection's pipeline.

@@ -172,6 +172,7 @@ impl Worker {
     /// next intended time when known, `Some(None)` when it is due now or unknown.
     fn generate(&mut self, now_ns: u64) -> Option<Option<u64>> {
         loop {
+            let was_held = self.held.is_some();
             let (request, conn) = match self.held.take() {
                 Some(held) => held,
                 None => match self.cfg.source.next(now_ns, &mut self.cfg.rng) {
@@ -229,7 +230,8 @@ impl Worker {
                 self.cfg.pipeline_depth
             };
             if c.queue.len() >= limit {
-                if self.cfg.source.is_open() {
+                // Counted once per request that makes the schedule wait.
+                if self.cfg.source.is_open() && !was_held {
                     self.total.schedule_stalls += 1;
                     self.interval.schedule_stalls += 1;
                 }

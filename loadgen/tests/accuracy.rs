@@ -191,3 +191,38 @@ fn without_the_open_loop_the_stall_would_hide_and_service_time_shows_it() {
         "closed loop: latency is service time"
     );
 }
+
+#[test]
+fn a_full_backlog_is_reported_and_drops_nothing() {
+    let stalled = FakeServer::start(Stall {
+        from: Duration::from_millis(1000),
+        length: Duration::from_millis(STALL_MS),
+    });
+    let json = run_loadgen(&[
+        "--server",
+        &stalled.addr(),
+        "--no-prefill",
+        "--connections",
+        "2",
+        "--rate",
+        &RATE_OPS_PER_SEC.to_string(),
+        "--arrivals",
+        "uniform",
+        "--warmup",
+        "500ms",
+        "--duration",
+        "2s",
+        "--backlog",
+        "10",
+    ]);
+    assert!(u(&json, &["schedule_stalls"]) >= 1, "{json}");
+    assert_eq!(u(&json, &["errors"]), 0, "{json}");
+    // Every scheduled request was sent and answered, late: 2 s at 2000/s.
+    let ops = u(&json, &["ops"]);
+    assert!((3_700..=4_300).contains(&ops), "{ops}");
+    assert!(
+        u(&json, &["latency_us", "max"]) >= (STALL_MS - 50) * 1000,
+        "{json}"
+    );
+    assert!(u(&json, &["latency_us", "p99"]) >= 300_000, "{json}");
+}

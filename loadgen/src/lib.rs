@@ -22,6 +22,7 @@
 
 pub mod cli;
 pub mod conn;
+pub mod encode;
 pub mod ketama;
 pub mod live;
 pub mod report;

@@ -71,7 +71,7 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let title = format!(
-        "latency vs throughput: {} ({} threads, {} connections, get ratio {})",
+        "latency vs throughput: {} (threads {}, connections {}, get ratio {})",
         args.servers.join(", "),
         args.threads,
         args.connections,

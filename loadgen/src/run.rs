@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,11 +12,12 @@ use rand::SeedableRng;
 
 use crate::cli::Args;
 use crate::conn::Conn;
+use crate::encode::KeyOwners;
 use crate::ketama::{Continuum, ServerName};
 use crate::live::Live;
 use crate::schedule::Source;
 use crate::stats::Stats;
-use crate::worker::{KeyOwners, Snapshot, Worker, WorkerConfig};
+use crate::worker::{Snapshot, Worker, WorkerConfig};
 use crate::workload::keys::{write_key, KeySampler};
 use crate::workload::values::ValuePattern;
 use crate::workload::OpMix;
@@ -179,20 +180,12 @@ pub fn run_phase(
     let inbuf_len = INBUF_LEN_MIN_BYTES.max(2 * reply_len);
     let queue_len = pipeline_depth + args.backlog_max;
 
-    // Connections of each thread: connection i of every server goes to thread i % threads.
-    let mut per_thread: Vec<Vec<Conn>> = (0..threads).map(|_| Vec::new()).collect();
-    for (server_index, &addr) in fleet.addrs.iter().enumerate() {
-        for i in 0..args.connections {
-            let stream = connect(addr)?;
-            per_thread[i % threads].push(Conn::new(
-                stream,
-                server_index,
-                queue_len,
-                out_len,
-                inbuf_len,
-            ));
-        }
-    }
+    let sizes = ConnSizes {
+        queue_len,
+        out_len,
+        inbuf_len,
+    };
+    let per_thread = open_connections(args, fleet, &sizes)?;
 
     let (warmup_ns, end_ns) = match phase {
         Phase::Prefill => (0, u64::MAX),
@@ -261,9 +254,68 @@ pub fn run_phase(
     }
     drop(sender);
 
-    let total_secs = (end_ns / 1_000_000_000).max(1);
-    let mut live_line = (live && matches!(phase, Phase::Measure { .. }))
-        .then(|| Live::new(total_secs, args.warmup.as_secs()));
+    let live_line = (live && matches!(phase, Phase::Measure { .. }))
+        .then(|| Live::new((end_ns / 1_000_000_000).max(1), args.warmup.as_secs()));
+    let intervals = gather(&receiver, threads, warmup_ns, live_line);
+    let mut stats = Stats::new();
+    for handle in handles {
+        let worker_stats = handle
+            .join()
+            .map_err(|_| "a worker thread panicked".to_string())??;
+        stats.add(&worker_stats);
+    }
+    let measured_secs = match phase {
+        Phase::Prefill => start.elapsed().as_secs_f64(),
+        Phase::Measure { .. } => args.duration.as_secs_f64(),
+    };
+    Ok(RunOutcome {
+        stats,
+        intervals,
+        measured_secs,
+        rate_ops_per_sec: match phase {
+            Phase::Measure { rate_ops_per_sec } => rate_ops_per_sec,
+            Phase::Prefill => None,
+        },
+    })
+}
+
+/// Buffer and queue sizes of every connection of a phase.
+struct ConnSizes {
+    queue_len: usize,
+    out_len: usize,
+    inbuf_len: usize,
+}
+
+/// Connection `i` of every server goes to thread `i % threads`.
+fn open_connections(
+    args: &Args,
+    fleet: &Fleet,
+    sizes: &ConnSizes,
+) -> Result<Vec<Vec<Conn>>, String> {
+    let mut per_thread: Vec<Vec<Conn>> = (0..args.threads).map(|_| Vec::new()).collect();
+    for (server_index, &addr) in fleet.addrs.iter().enumerate() {
+        for i in 0..args.connections {
+            let stream = connect(addr)?;
+            per_thread[i % args.threads].push(Conn::new(
+                stream,
+                server_index,
+                sizes.queue_len,
+                sizes.out_len,
+                sizes.inbuf_len,
+            ));
+        }
+    }
+    Ok(per_thread)
+}
+
+/// Merges the workers' per-second snapshots until every worker is done; shows each second
+/// once all threads reported it, and returns the seconds after the warmup.
+fn gather(
+    receiver: &Receiver<Snapshot>,
+    threads: usize,
+    warmup_ns: u64,
+    mut live_line: Option<Live>,
+) -> Vec<(u64, Stats)> {
     let mut pending: BTreeMap<u64, (usize, Stats)> = BTreeMap::new();
     let mut intervals = Vec::new();
     loop {
@@ -294,24 +346,5 @@ pub fn run_phase(
     if let Some(live) = live_line {
         live.finish();
     }
-    let mut stats = Stats::new();
-    for handle in handles {
-        let worker_stats = handle
-            .join()
-            .map_err(|_| "a worker thread panicked".to_string())??;
-        stats.add(&worker_stats);
-    }
-    let measured_secs = match phase {
-        Phase::Prefill => start.elapsed().as_secs_f64(),
-        Phase::Measure { .. } => args.duration.as_secs_f64(),
-    };
-    Ok(RunOutcome {
-        stats,
-        intervals,
-        measured_secs,
-        rate_ops_per_sec: match phase {
-            Phase::Measure { rate_ops_per_sec } => rate_ops_per_sec,
-            Phase::Prefill => None,
-        },
-    })
+    intervals
 }

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use io_uring::{opcode, types, IoUring};
 use rand::rngs::StdRng;
-use ringcache_net::proto::client::{encode_get, encode_set};
 
 use crate::conn::{Conn, Request, Window};
+use crate::encode::{encode, KeyOwners};
 use crate::schedule::{Next, Source};
 use crate::stats::Stats;
-use crate::workload::keys::{write_key, KeySampler};
+use crate::workload::keys::KeySampler;
 use crate::workload::values::ValuePattern;
 use crate::workload::{OpKind, OpMix};
 
@@ -32,23 +32,8 @@ use crate::workload::{OpKind, OpMix};
 const SPIN_NS: u64 = 20_000;
 /// Longest sleep in the kernel, so the clock is looked at often enough (end, reports).
 const WAIT_NS_MAX: u64 = 5_000_000;
-/// Draws before giving up finding another key of one server for a multi-get.
-const SAME_SERVER_DRAWS_MAX: usize = 1000;
 /// Completions reaped per loop turn at most (the ring's CQ holds two per connection).
 const COMPLETIONS_PER_TURN_MAX: usize = 4096;
-
-/// Which server owns a key: a fleet's ketama answers, precomputed per key number.
-pub struct KeyOwners {
-    pub server_of_key: Option<Arc<[u16]>>,
-}
-
-impl KeyOwners {
-    fn of(&self, key: u64) -> usize {
-        self.server_of_key
-            .as_ref()
-            .map_or(0, |table| usize::from(table[key as usize]))
-    }
-}
 
 /// Interval statistics for second `tick` of the run, sent to the main thread.
 pub struct Snapshot {
@@ -491,49 +476,6 @@ impl Worker {
         }
         Ok(())
     }
-}
-
-/// Writes one request into `out` with the shared codec's encoders.
-fn encode(
-    out: &mut Vec<u8>,
-    request: &Request,
-    server: usize,
-    key_buf: &mut [u8],
-    cfg: &mut WorkerConfig,
-) {
-    let key_size = cfg.key_size_bytes;
-    match request.kind {
-        OpKind::Set { value_len_bytes } => {
-            let key = &mut key_buf[..key_size];
-            write_key(request.key, key);
-            let value = cfg.pattern.value(request.key, value_len_bytes as usize);
-            encode_set(out, key, 0, 0, value);
-        }
-        OpKind::Get { key_count } => {
-            // The first key chose the connection; the others are drawn among the keys of the
-            // same server, as a client splits a multi-get by server.
-            let keys = &mut key_buf[..usize::from(key_count) * key_size];
-            for (index, slot) in keys.chunks_mut(key_size).enumerate() {
-                let key = if index == 0 {
-                    request.key
-                } else {
-                    same_server_key(server, request.key, cfg)
-                };
-                write_key(key, slot);
-            }
-            encode_get(out, keys.chunks(key_size));
-        }
-    }
-}
-
-fn same_server_key(server: usize, fallback: u64, cfg: &mut WorkerConfig) -> u64 {
-    for _ in 0..SAME_SERVER_DRAWS_MAX {
-        let key = cfg.sampler.next(&mut cfg.rng);
-        if cfg.owners.of(key) == server {
-            return key;
-        }
-    }
-    fallback
 }
 
 /// Queues one submission, submitting first if the queue is full.

@@ -14,6 +14,9 @@ use crate::cli::{Args, Arrivals, KeyDistribution, ValueSize};
 use crate::run::RunOutcome;
 use crate::stats::Errors;
 
+/// A generator pause from this long on is called out under the table.
+pub const GENERATOR_PAUSE_WARN_US: u64 = 1000;
+
 /// Percentiles in microseconds.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
 pub struct Percentiles {
@@ -100,6 +103,8 @@ pub struct Report {
     pub errors: u64,
     pub errors_by_kind: Errors,
     pub schedule_stalls: u64,
+    /// Longest pause of the generator's own loop (see `Stats::generator_pause_us_max`).
+    pub generator_pause_us_max: u64,
     pub latency_us: Percentiles,
     pub service_time_us: Percentiles,
     pub parameters: Parameters,
@@ -118,6 +123,7 @@ impl Report {
             errors: s.errors.total(),
             errors_by_kind: s.errors,
             schedule_stalls: s.schedule_stalls,
+            generator_pause_us_max: s.generator_pause_us_max,
             latency_us: Percentiles::of(&s.latency_us),
             service_time_us: Percentiles::of(&s.service_us),
             parameters: Parameters::of(args, outcome.rate_ops_per_sec),
@@ -164,6 +170,12 @@ impl Report {
             out += &format!(
                 "\nschedule stalls {} (a connection's backlog was full; latency still counts from the intended time)",
                 self.schedule_stalls
+            );
+        }
+        if self.generator_pause_us_max >= GENERATOR_PAUSE_WARN_US {
+            out += &format!(
+                "\nwarning: the generator itself paused for up to {} us (its CPU was busy?); latencies include such pauses",
+                self.generator_pause_us_max
             );
         }
         out += "\n\n              p50      p90      p99    p99.9   p99.99      max\n";

@@ -53,6 +53,9 @@ pub struct Stats {
     pub errors: Errors,
     /// Times the open-loop schedule waited because a connection's backlog was full.
     pub schedule_stalls: u64,
+    /// Longest time the generator itself did not run its loop (a slow turn, or a wait that
+    /// overslept, e.g. when its CPU was taken by another process). Latencies include it.
+    pub generator_pause_us_max: u64,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -77,6 +80,7 @@ impl Stats {
             misses: 0,
             errors: Errors::default(),
             schedule_stalls: 0,
+            generator_pause_us_max: 0,
         }
     }
 
@@ -104,6 +108,9 @@ impl Stats {
         self.misses += other.misses;
         self.errors.add(&other.errors);
         self.schedule_stalls += other.schedule_stalls;
+        self.generator_pause_us_max = self
+            .generator_pause_us_max
+            .max(other.generator_pause_us_max);
     }
 
     /// Empties the histograms (keeping their allocation) and zeroes the counters.
@@ -117,5 +124,6 @@ impl Stats {
         self.misses = 0;
         self.errors = Errors::default();
         self.schedule_stalls = 0;
+        self.generator_pause_us_max = 0;
     }
 }

@@ -145,9 +145,17 @@ impl Worker {
                 Some(Some(due)) => due.saturating_sub(now_ns),
                 _ => WAIT_NS_MAX,
             };
-            self.submit(wait_ns.min(WAIT_NS_MAX))?;
-            let now_ns = self.now_ns();
-            self.reap(now_ns);
+            let wait_ns = wait_ns.min(WAIT_NS_MAX);
+            let before_ns = self.now_ns();
+            self.submit(wait_ns)?;
+            let after_ns = self.now_ns();
+            // The generator's own pause: a turn's work, or a wait that overslept its timeout.
+            let pause_ns = (before_ns - now_ns).max(after_ns.saturating_sub(before_ns + wait_ns));
+            let pause_us = pause_ns / 1000;
+            self.total.generator_pause_us_max = self.total.generator_pause_us_max.max(pause_us);
+            self.interval.generator_pause_us_max =
+                self.interval.generator_pause_us_max.max(pause_us);
+            self.reap(after_ns);
         }
         self.finish()?;
         Ok(self.total)

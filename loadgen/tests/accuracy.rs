@@ -36,6 +36,12 @@ fn every_reply_delayed_2ms_shows_in_latency_and_service_time() {
         let json = run_loadgen(&args);
         assert!(u(&json, &["ops"]) > 100, "{json}");
         assert_eq!(u(&json, &["errors"]), 0, "{json}");
+        eprintln!(
+            "delay run, rate {rate:?}: latency p50 {} us, service p50 {} us, max {} us",
+            u(&json, &["latency_us", "p50"]),
+            u(&json, &["service_time_us", "p50"]),
+            u(&json, &["latency_us", "max"])
+        );
         for family in ["latency_us", "service_time_us"] {
             let p50 = u(&json, &[family, "p50"]);
             assert!(

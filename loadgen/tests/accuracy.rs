@@ -123,27 +123,52 @@ fn fixed_rate_run(server: &FakeServer) -> (serde_json::Value, Histogram<u64>) {
     (json, hist)
 }
 
+/// A generator pause this long means the machine, not the server, shaped the tail.
+const GENERATOR_PAUSE_OK_US: u64 = 50_000;
+/// Runs tried before a machine too busy to measure on fails the test.
+const ATTEMPTS_MAX: usize = 3;
+
+/// The fixed-rate run, repeated while the generator reports that it was itself paused for
+/// long (another process had its CPU): such a run measures the machine, not the server.
+/// Each attempt gets a fresh responder: a stall is timed from its first request.
+fn clean_fixed_rate_run(behaviour: Stall) -> (serde_json::Value, Histogram<u64>) {
+    let mut attempt = 1;
+    loop {
+        let server = FakeServer::start(behaviour);
+        let (json, hist) = fixed_rate_run(&server);
+        let pause = u(&json, &["generator_pause_us_max"]);
+        if pause < GENERATOR_PAUSE_OK_US || attempt == ATTEMPTS_MAX {
+            return (json, hist);
+        }
+        eprintln!("generator paused {pause} us (busy machine): run again");
+        attempt += 1;
+    }
+}
+
 #[test]
 fn a_500ms_stall_mid_run_shows_in_the_tail() {
-    let calm = FakeServer::start(Stall {
+    // Without the stall, the best of a few runs (a busy machine can stall the test's own
+    // responder threads too, which the generator cannot see).
+    let calm = Stall {
         from: Duration::ZERO,
         length: Duration::ZERO,
-    });
-    let (calm_json, _) = fixed_rate_run(&calm);
+    };
+    let calm_p99 = (0..ATTEMPTS_MAX)
+        .map(|_| u(&clean_fixed_rate_run(calm).0, &["latency_us", "p99"]))
+        .min()
+        .unwrap();
     // The stall starts 1.5 s after the first request (the prefill is off, so that is the
     // first warmup request): 1 s into the measured 3 s.
-    let stalled = FakeServer::start(Stall {
+    let (json, hist) = clean_fixed_rate_run(Stall {
         from: Duration::from_millis(1500),
         length: Duration::from_millis(STALL_MS),
     });
-    let (json, hist) = fixed_rate_run(&stalled);
     assert_eq!(u(&json, &["errors"]), 0, "{json}");
     let ops = u(&json, &["ops"]);
     assert!((5_500..=6_500).contains(&ops), "3 s at 2000/s: {ops} ops");
 
     let max = u(&json, &["latency_us", "max"]);
     let p99 = u(&json, &["latency_us", "p99"]);
-    let calm_p99 = u(&calm_json, &["latency_us", "p99"]);
     assert!(
         max >= (STALL_MS - 50) * 1000,
         "max {max} us does not show the stall"

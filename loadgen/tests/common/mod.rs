@@ -154,6 +154,7 @@ impl Behaviour for Delay {
 
 /// Replies at once, except that nothing goes out between `from` and `from + length` after
 /// the first request: replies due then leave at the end of the stall.
+#[derive(Clone, Copy)]
 pub struct Stall {
     pub from: Duration,
     pub length: Duration,

@@ -23,6 +23,7 @@
 pub mod base64;
 #[doc(hidden)]
 pub mod check;
+pub mod client;
 pub mod line;
 pub mod meta;
 pub mod number;

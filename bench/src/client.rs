@@ -19,10 +19,10 @@ use ringcache_net::proto::response::{parse_response, Response};
 
 /// Most requests queued before an exchange.
 pub const BATCH_REQUESTS_MAX: usize = 1000;
-/// Largest reply element the benchmarks expect (a value of at most 64 KiB plus its header).
-pub const REPLY_ELEMENT_LEN_MAX_BYTES: usize = 64 * 1024 + 512;
+/// Largest reply element the benchmarks expect (a value of at most 1 MiB plus its header).
+pub const REPLY_ELEMENT_LEN_MAX_BYTES: usize = 1024 * 1024 + 512;
 /// Size of the read buffer.
-const READ_BUFFER_SIZE_BYTES: usize = 1024 * 1024;
+const READ_BUFFER_SIZE_BYTES: usize = 4 * 1024 * 1024;
 /// Size the output buffer is created with (it holds one batch of requests).
 const WRITE_BUFFER_CAPACITY_BYTES: usize = 2 * 1024 * 1024;
 /// A server that does not answer within this long is declared stuck.

@@ -8,7 +8,14 @@ use std::time::Duration;
 
 use ringcache_tests::{memcached_bin, ringcache_bin, run_tool};
 
-const WORKLOADS: [&str; 5] = ["capacity", "hitratio", "scan", "calcification", "expiry"];
+const WORKLOADS: [&str; 6] = [
+    "capacity",
+    "hitratio",
+    "scan",
+    "calcification",
+    "expiry",
+    "ceiling",
+];
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The table rows (`| workload | figure | memcached | ringcache | ratio | target | verdict |`).

@@ -8,7 +8,7 @@ use clap::{Parser, ValueEnum};
 
 use ringcache_bench::report::{render, Section};
 use ringcache_bench::server::{common_flags, pin_self_to_cpu, Launch};
-use ringcache_bench::workload::{calcification, capacity, expiry, hitratio};
+use ringcache_bench::workload::{calcification, capacity, ceiling, expiry, hitratio};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Workload {
@@ -17,6 +17,7 @@ enum Workload {
     Scan,
     Calcification,
     Expiry,
+    Ceiling,
     All,
 }
 
@@ -90,6 +91,9 @@ fn main() -> ExitCode {
     }
     if wants(Workload::Expiry) {
         sections.push(expiry::run(&launch, args.quick));
+    }
+    if wants(Workload::Ceiling) {
+        sections.push(ceiling::run(&launch, args.quick, args.seed));
     }
     let flags = common_flags(0, 0)
         .join(" ")

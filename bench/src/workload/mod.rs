@@ -5,6 +5,7 @@
 pub mod cache_aside;
 pub mod calcification;
 pub mod capacity;
+pub mod ceiling;
 pub mod expiry;
 pub mod hitratio;
 

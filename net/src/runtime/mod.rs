@@ -8,11 +8,13 @@
 //!
 //! Start-up is the only place with blocking calls (socket set-up, thread spawn, pinning).
 
+pub mod channel;
 pub mod conn;
 pub mod cpu;
 pub mod limits;
 pub mod listener;
 pub mod shard;
+pub(crate) mod sync;
 pub mod token;
 
 use std::sync::{mpsc, Arc};

@@ -103,6 +103,8 @@
 use std::cell::Cell;
 
 use super::sync::{fence, Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+#[cfg(loom)]
+use super::sync::{Condvar, Mutex};
 
 /// Bumped whenever the slot or header layout changes.
 pub const CHANNEL_LAYOUT_VERSION: u32 = 1;
@@ -157,9 +159,9 @@ pub struct Parker {
     #[cfg(not(loom))]
     fd: std::os::fd::OwnedFd,
     #[cfg(loom)]
-    count: loom::sync::Mutex<u64>,
+    count: Mutex<u64>,
     #[cfg(loom)]
-    signalled: loom::sync::Condvar,
+    signalled: Condvar,
 }
 
 impl Parker {
@@ -169,9 +171,9 @@ impl Parker {
             #[cfg(not(loom))]
             fd: new_eventfd()?,
             #[cfg(loom)]
-            count: loom::sync::Mutex::new(0),
+            count: Mutex::new(0),
             #[cfg(loom)]
-            signalled: loom::sync::Condvar::new(),
+            signalled: Condvar::new(),
         })
     }
 

@@ -117,8 +117,7 @@ impl Store {
         if how != (Finish::Updated { in_place: false }) {
             header.expiry = replayed.final_expiry();
             self.write_header(r, &header);
-            self.policy
-                .on_expiry_change(header.slab_class, header.expiry);
+            self.note_expiry(r, header.slab_class, header.expiry);
         }
         ArithOutcome::Done {
             value,

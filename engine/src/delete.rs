@@ -41,8 +41,7 @@ impl Store {
         }
         if op.remove_value_only || op.invalidate.is_some() {
             self.write_header(r, &header);
-            self.policy
-                .on_expiry_change(header.slab_class, header.expiry);
+            self.note_expiry(r, header.slab_class, header.expiry);
             return DeleteOutcome::Deleted;
         }
         self.unlink(r, hash);

@@ -42,8 +42,8 @@
 //!
 //! Bounds: a hand visits at most [`SWEEP_VISITS_MAX`] chunks per eviction; if the main hand
 //! found only recently used items by then, it evicts the first one it decremented (so a
-//! class of hot items still evicts in bounded time). A class's expiry scan (reclaim before
-//! evict) visits at most [`RECLAIM_SCAN_VISITS_MAX`] chunks per allocation.
+//! class of hot items still evicts in bounded time). Before a hand runs, `reclaim.rs` looks
+//! for expired items in the pages that may hold some.
 
 use crate::arena::ItemRef;
 use crate::hash::hash_key;
@@ -53,8 +53,6 @@ use crate::{Clock, RelTime, Store};
 
 /// Chunks a hand visits per eviction before it gives up looking for a cold item.
 pub(crate) const SWEEP_VISITS_MAX: usize = 4096;
-/// Chunks the expiry scan visits per allocation of a class that may hold expired items.
-pub(crate) const RECLAIM_SCAN_VISITS_MAX: usize = 1024;
 /// The small queue's share of a class's items, in percent (S3-FIFO: 10).
 pub(crate) const SMALL_QUEUE_PERCENT: u64 = 10;
 /// Bytes of memory limit per ghost slot (2 bytes each: 1/64 of `-m`).
@@ -80,15 +78,13 @@ struct ClassPolicy {
     /// Last chunk each hand visited (NIL: start at the class's first page).
     small_hand: ItemRef,
     main_hand: ItemRef,
-    scan_hand: ItemRef,
     /// Linked items, and those of them in the small queue.
     item_count: u64,
     small_count: u64,
     /// Lower bound of the expiry of the linked items (0: none has one).
     expiry_min: RelTime,
-    /// Lowest expiry the current expiry-scan pass has seen, and chunks it visited.
-    scan_expiry_min: RelTime,
-    scan_visited: u64,
+    /// The page the expiry scan looked at last (`reclaim.rs`).
+    scan_page: u32,
     /// Evictions since the last rebalance check (`reassign.rs`).
     evictions_since_check: u32,
     counters: ClassCounters,
@@ -98,7 +94,7 @@ pub(crate) struct Policy {
     classes: [ClassPolicy; CLASS_COUNT_MAX],
 }
 
-fn min_expiry(a: RelTime, b: RelTime) -> RelTime {
+pub(crate) fn min_expiry(a: RelTime, b: RelTime) -> RelTime {
     match (a, b) {
         (0, x) | (x, 0) => x,
         (a, b) => a.min(b),
@@ -110,12 +106,10 @@ impl Policy {
         let empty = ClassPolicy {
             small_hand: ItemRef::NIL,
             main_hand: ItemRef::NIL,
-            scan_hand: ItemRef::NIL,
             item_count: 0,
             small_count: 0,
             expiry_min: 0,
-            scan_expiry_min: 0,
-            scan_visited: 0,
+            scan_page: NO_PAGE,
             evictions_since_check: 0,
             counters: ClassCounters::default(),
         };
@@ -131,14 +125,28 @@ impl Policy {
             c.small_count += 1;
         }
         c.expiry_min = min_expiry(c.expiry_min, header.expiry);
-        c.scan_expiry_min = min_expiry(c.scan_expiry_min, header.expiry);
     }
 
     /// A linked item's expiry changed (touch, gat, mg T).
     pub(crate) fn on_expiry_change(&mut self, class: u8, expiry: RelTime) {
         let c = &mut self.classes[class as usize];
         c.expiry_min = min_expiry(c.expiry_min, expiry);
-        c.scan_expiry_min = min_expiry(c.scan_expiry_min, expiry);
+    }
+
+    pub(crate) fn expiry_min(&self, class: u8) -> RelTime {
+        self.classes[class as usize].expiry_min
+    }
+
+    pub(crate) fn set_expiry_min(&mut self, class: u8, expiry_min: RelTime) {
+        self.classes[class as usize].expiry_min = expiry_min;
+    }
+
+    pub(crate) fn scan_page(&self, class: u8) -> u32 {
+        self.classes[class as usize].scan_page
+    }
+
+    pub(crate) fn set_scan_page(&mut self, class: u8, page: u32) {
+        self.classes[class as usize].scan_page = page;
     }
 
     pub(crate) fn on_unlink(&mut self, header: &Header) {
@@ -234,7 +242,6 @@ impl Ghost {
 enum Hand {
     Small,
     Main,
-    Scan,
 }
 
 impl Store {
@@ -268,7 +275,6 @@ impl Store {
         match hand {
             Hand::Small => &mut c.small_hand,
             Hand::Main => &mut c.main_hand,
-            Hand::Scan => &mut c.scan_hand,
         }
     }
 
@@ -383,53 +389,6 @@ impl Store {
             }
         }
         (!fallback.is_nil()).then(|| self.evict_for_reuse(fallback, clock))
-    }
-
-    /// Reclaim before evict: if `class` may hold expired items, its scan hand looks for
-    /// them (all it finds go to the free list; one is returned for reuse).
-    pub(crate) fn reclaim_scan(
-        &mut self,
-        class: u8,
-        pin: ItemRef,
-        clock: &Clock,
-    ) -> Option<ItemRef> {
-        let now = clock.now_rel();
-        let expiry_min = self.policy.classes[class as usize].expiry_min;
-        if expiry_min == 0 || expiry_min > now {
-            return None;
-        }
-        let carved = self.slabs.carved_count(class);
-        let mut found = ItemRef::NIL;
-        for _ in 0..RECLAIM_SCAN_VISITS_MAX {
-            let r = self.advance(class, Hand::Scan, pin)?;
-            let c = &mut self.policy.classes[class as usize];
-            c.scan_visited += 1;
-            if c.scan_visited >= carved {
-                // A whole pass: every linked item's expiry has been seen (or set since).
-                c.expiry_min = c.scan_expiry_min;
-                c.scan_expiry_min = 0;
-                c.scan_visited = 0;
-                if c.expiry_min == 0 || c.expiry_min > now {
-                    break;
-                }
-            }
-            if r.is_nil() {
-                continue;
-            }
-            let header = self.header(r);
-            if !clock.is_expired(header.expiry) && !self.is_flushed(&header, clock) {
-                let c = &mut self.policy.classes[class as usize];
-                c.scan_expiry_min = min_expiry(c.scan_expiry_min, header.expiry);
-                continue;
-            }
-            self.reclaim_for_reuse(r, &header);
-            if found.is_nil() {
-                found = r;
-            } else {
-                self.free(r);
-            }
-        }
-        (!found.is_nil()).then_some(found)
     }
 
     /// The last access of the item at (or just past) `class`'s main hand, the next one the

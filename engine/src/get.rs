@@ -44,8 +44,7 @@ impl Store {
         let replayed = replay(&op.steps, header.expiry, vivified, token_before, clock);
         if replayed.final_expiry() != header.expiry {
             header.expiry = replayed.final_expiry();
-            self.policy
-                .on_expiry_change(header.slab_class, header.expiry);
+            self.note_expiry(r, header.slab_class, header.expiry);
         }
         let mut win = replayed.win || (header.has(ITEM_STALE) && !token_before);
         if !op.meta_win {

@@ -26,6 +26,7 @@ mod item;
 mod lifecycle;
 mod maintain;
 mod reassign;
+mod reclaim;
 mod set;
 mod slab;
 

@@ -19,7 +19,7 @@
 //!   alloc_chunk(c): free list / carve / fresh page                     (slab.rs, O(1))
 //!                   -> a page from a much colder class, every REBALANCE_EVERY_EVICTIONS
 //!                      evictions of c                                  (reassign.rs)
-//!                   -> a dead item of c found by the expiry scan        (reclaimed)
+//!                   -> expired items of c, in pages that may hold some  (reclaim.rs)
 //!                   -> S3-FIFO victim of c, if evict_when_full          (evictions)
 //!                   -> a page moved from another class                  (reassign.rs)
 //!                   -> OutOfMemory
@@ -187,7 +187,7 @@ impl Store {
         if let Some(r) = self.rebalance_on_eviction(class, pin, clock) {
             return Some(r);
         }
-        if let Some(r) = self.reclaim_scan(class, pin, clock) {
+        if let Some(r) = self.reclaim_scan(class, clock) {
             return Some(r);
         }
         if let Some(r) = self.evict_chunk(class, pin, clock) {
@@ -227,6 +227,7 @@ impl Store {
         self.write_header(r, &header);
         self.index.insert(&mut self.arena, r, hash);
         self.policy.on_link(&header);
+        self.note_expiry(r, header.slab_class, header.expiry);
         self.stats.curr_items += 1;
         self.stats.total_items += 1;
         self.stats.bytes += header.total_size_bytes() as u64;

@@ -22,8 +22,9 @@
 //!                             (4. its own items, evicted: `evict.rs`)
 //!                             (5. a page moved from another class: `reassign.rs`)
 //!
-//!  page table (outside the arena, 9 bytes per page, sized at start-up):
+//!  page table (outside the arena, 13 bytes per page, sized at start-up):
 //!    page_class[p]           class owning page p (NO_CLASS: not handed out yet)
+//!    page_expiry_min[p]      lower bound of the expiries in page p (0: none)
 //!    page_next[p], page_prev[p]   ring of the pages of one class, in the order they joined
 //!    first_page[c]           one page of class c's ring (NIL: no page)
 //! ```
@@ -92,6 +93,9 @@ pub(crate) struct Slabs {
     page_class: Box<[u8]>,
     page_next: Box<[u32]>,
     page_prev: Box<[u32]>,
+    /// Lower bound of the expiry of the items in each page (0: none has one), kept by
+    /// `reclaim.rs`.
+    page_expiry_min: Box<[u32]>,
 }
 
 /// The page size for an item size limit.
@@ -148,6 +152,7 @@ impl Slabs {
             page_class: vec![NO_CLASS; page_count].into_boxed_slice(),
             page_next: vec![NO_PAGE; page_count].into_boxed_slice(),
             page_prev: vec![NO_PAGE; page_count].into_boxed_slice(),
+            page_expiry_min: vec![0; page_count].into_boxed_slice(),
         };
         for pair in slabs.classes[..class_count].windows(2) {
             assert!(pair[0].chunk_size_bytes < pair[1].chunk_size_bytes);
@@ -173,7 +178,7 @@ impl Slabs {
 
     /// Memory of the page table (outside the arena).
     pub(crate) fn table_memory_bytes(&self) -> usize {
-        self.page_count * (1 + 4 + 4)
+        self.page_count * (1 + 4 + 4 + 4)
     }
 
     pub(crate) fn chunk_size_bytes(&self, class: u8) -> usize {
@@ -222,6 +227,14 @@ impl Slabs {
         self.page_next[page as usize]
     }
 
+    pub(crate) fn page_expiry_min(&self, page: usize) -> u32 {
+        self.page_expiry_min[page]
+    }
+
+    pub(crate) fn set_page_expiry_min(&mut self, page: usize, expiry_min: u32) {
+        self.page_expiry_min[page] = expiry_min;
+    }
+
     fn ring_insert(&mut self, page: usize, class: u8) {
         let c = &mut self.classes[class as usize];
         self.page_class[page] = class;
@@ -256,6 +269,7 @@ impl Slabs {
         self.page_next[page] = NO_PAGE;
         self.page_prev[page] = NO_PAGE;
         self.page_class[page] = NO_CLASS;
+        self.page_expiry_min[page] = 0;
     }
 
     /// A chunk of `class` from its free list, its newest page, or a fresh page; `None` when

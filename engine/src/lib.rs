@@ -7,7 +7,10 @@
 //! Goals: memcached 1.6 storage semantics (set/add/replace/append/prepend/cas, touch,
 //! delete, incr/decr, flush_all, expiry) plus what the meta protocol needs (stale items,
 //! recache "win" tokens, last-access time, fetched bit), inside one memory arena mapped with
-//! `memmap2` and addressed by offsets, with `memory_limit_bytes` as a hard limit.
+//! `memmap2` and addressed by offsets, with `memory_limit_bytes` as a hard limit; more items
+//! per megabyte than memcached (a 26-byte header, `item.rs`; 8-byte size classes,
+//! `slab.rs`), S3-FIFO eviction per size class (`evict.rs`), proactive expiry and memory
+//! that follows the sizes in use ([`Store::maintain`], `reclaim.rs`, `reassign.rs`).
 //! Non-goals: I/O, threads, locking, clocks (time is passed in as a [`Clock`]).
 
 pub mod numeric;
@@ -97,7 +100,7 @@ pub struct ItemView<'a> {
 /// How a retrieval touches the item.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GetOp {
-    /// `false` for a peek (meta debug `me`): no access-time update, no fetched bit, no LRU bump.
+    /// `false` for a peek (meta debug `me`): no access-time update, no fetched bit, no S3-FIFO access count.
     pub bump: bool,
     /// On a miss, create an empty item (flags 0, no expiry until a [`ExpiryStep::Vivify`]
     /// step) whose creator wins the token (mg `N`).

@@ -1,5 +1,5 @@
 //! The life of an item: allocated (a reservation, or a replacement built by append/incr),
-//! linked (in the index and its class's LRU), unlinked, freed.
+//! linked (in the index and its class's S3-FIFO queues), unlinked, freed.
 //!
 //! ```text
 //!   alloc_item ──> unlinked ──link──> linked ──unlink──> unlinked ──free──> free chunk

@@ -13,10 +13,10 @@
 //!   +----+----+----+----+- ..     +--------+--------+- ..         page, nothing to evict
 //!   |item|free|item|resv|         |  item  |  free  |
 //!   +----+----+----+----+- ..     +--------+--------+- ..
-//!     ^ holds a reservation:        ^ b's LRU tail is the oldest of all tails: victim page
+//!     ^ holds a reservation:        ^ b's main-hand item is the coldest of all: victim page
 //!       skip page 3
 //!
-//!   empty page 7:   item -> unlink from index + LRU (evictions, or reclaimed if dead)
+//!   empty page 7:   item -> unlink from index + queue (evictions, or reclaimed if dead)
 //!                   free -> unlink from b's free list (doubly linked: O(1) each)
 //!                   then: b.page_count -= 1 (and b's carve cursor is dropped if page 7 was
 //!                   b's newest page), c.page_count += 1, c carves page 7 from its start
@@ -53,12 +53,12 @@
 //! Bounds: at most [`REASSIGN_CANDIDATE_COUNT`] candidate pages per allocation; choosing one
 //! reads one header per class; checking and emptying a page each walk its chunks once, so an
 //! allocation that moves a page costs at most `REASSIGN_CANDIDATE_COUNT + 1` page walks of
-//! `page_size / chunk_size` chunks (21845 for 48-byte chunks in a 1 MiB page), plus an index
+//! `page_size / chunk_size` chunks (32768 for 32-byte chunks in a 1 MiB page), plus an index
 //! unlink per evicted item. That is a latency spike on the request that triggers it, paid only
 //! when a class runs dry; nothing is allocated.
 //!
 //! Invariants: a moved page holds no linked item, no reservation and no chunk of the old
-//! class's free list; its old chunks' magic is cleared, so a stale reference fails loudly.
+//! class's free list; its old chunks are marked KL_NONE, so a stale reference fails loudly.
 //! The arena's used page count does not change (`memory_used_bytes` stays within the limit).
 
 use crate::arena::ItemRef;

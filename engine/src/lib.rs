@@ -351,7 +351,7 @@ pub struct SlabClassStats {
 /// Memory: the arena is at most `memory_limit_bytes` (whole pages). Outside it, fixed at
 /// start-up and never grown ([`Store::overhead_memory_bytes`]): the index (4 bytes per
 /// 128 bytes of limit, rounded up to a power of two: 32 to 64 KiB per MiB), the ghost
-/// (2 bytes per 128 bytes: 16 to 32 KiB per MiB), the page table (9 bytes per page) and the
+/// (2 bytes per 128 bytes: 16 to 32 KiB per MiB), the page table (13 bytes per page) and the
 /// per-class state (a few KiB in all).
 ///
 /// Commands live in one file per family: `get.rs`, `set.rs` (reserve/commit/abort),

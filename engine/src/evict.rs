@@ -55,6 +55,10 @@ use crate::{Clock, RelTime, Store};
 
 /// Chunks a hand visits per eviction before it gives up looking for a cold item.
 pub(crate) const SWEEP_VISITS_MAX: usize = 4096;
+/// With `evict_when_full` off (`-M`) a hand only looks for dead items (expired ones are
+/// found by `reclaim.rs` page by page): a short look, so that a set refused for lack of
+/// memory stays cheap (memcached looks at 5 items).
+pub(crate) const SWEEP_VISITS_NO_EVICT_MAX: usize = 64;
 /// The small queue's share of a class's items, in percent. The paper uses 10; 5 measured a
 /// little better here on Zipf(0.99) cache-aside at `-m 16` (`examples/replay.rs`, miss ratio
 /// 0.1796 against 0.1811 plain, 0.1861 against 0.1875 with a 20 % scan; 25 gave 0.1870).
@@ -335,8 +339,16 @@ impl Store {
         self.sweep_main(class, pin, clock)
     }
 
+    fn sweep_visits_max(&self) -> usize {
+        if self.config.evict_when_full {
+            SWEEP_VISITS_MAX
+        } else {
+            SWEEP_VISITS_NO_EVICT_MAX
+        }
+    }
+
     fn sweep_small(&mut self, class: u8, pin: ItemRef, clock: &Clock) -> Option<ItemRef> {
-        for _ in 0..SWEEP_VISITS_MAX {
+        for _ in 0..self.sweep_visits_max() {
             let r = self.advance(class, Hand::Small, pin)?;
             if r.is_nil() || item::bits(&self.arena, r) & ITEM_SMALL == 0 {
                 continue;
@@ -366,7 +378,7 @@ impl Store {
 
     fn sweep_main(&mut self, class: u8, pin: ItemRef, clock: &Clock) -> Option<ItemRef> {
         let mut fallback = ItemRef::NIL;
-        for _ in 0..SWEEP_VISITS_MAX {
+        for _ in 0..self.sweep_visits_max() {
             let r = self.advance(class, Hand::Main, pin)?;
             if r.is_nil() {
                 continue;

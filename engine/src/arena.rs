@@ -28,7 +28,7 @@ pub(crate) const ARENA_SIZE_MAX_BYTES: usize = (u32::MAX as usize) * ARENA_ALIGN
 pub(crate) struct ItemRef(pub(crate) u32);
 
 impl ItemRef {
-    /// "No item": the end of a hash chain, an LRU list or a free list.
+    /// "No item": the end of a hash chain, a page ring or a free list.
     pub(crate) const NIL: ItemRef = ItemRef(u32::MAX);
 
     pub(crate) fn from_offset_bytes(offset_bytes: usize) -> ItemRef {

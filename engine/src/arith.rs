@@ -59,7 +59,7 @@ impl Store {
             let mut header = self.header(r);
             header.cas = cas;
             self.write_header(r, &header);
-            self.touch_lru(r, clock);
+            self.touch_access(r, clock);
             r
         } else {
             let mut key_buf = [0u8; KEY_LEN_MAX];
@@ -117,6 +117,7 @@ impl Store {
         if how != (Finish::Updated { in_place: false }) {
             header.expiry = replayed.final_expiry();
             self.write_header(r, &header);
+            self.note_expiry(r, header.slab_class, header.expiry);
         }
         ArithOutcome::Done {
             value,

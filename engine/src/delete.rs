@@ -41,6 +41,7 @@ impl Store {
         }
         if op.remove_value_only || op.invalidate.is_some() {
             self.write_header(r, &header);
+            self.note_expiry(r, header.slab_class, header.expiry);
             return DeleteOutcome::Deleted;
         }
         self.unlink(r, hash);

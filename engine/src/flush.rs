@@ -13,8 +13,10 @@
 //! - A new flush never brings back items the flush in effect hides: they are reclaimed first
 //!   (`reclaim_flushed`), as memcached 1.6.18 answers too.
 
+use crate::arena::ItemRef;
 use crate::hash::hash_key;
-use crate::item::KEY_LEN_MAX;
+use crate::item::{self, ITEM_LINKED, KEY_LEN_MAX};
+use crate::slab::NO_CLASS;
 use crate::{Clock, Store};
 
 impl Store {
@@ -40,23 +42,32 @@ impl Store {
 
     /// Reclaims every linked item the flush now in effect hides, before a new flush replaces
     /// it: otherwise a delayed flush (whose `oldest_live` lies in the future) would make them
-    /// visible again. memcached 1.6.18 does not bring them back either. O(items), bounded by
-    /// the item count; it runs only when a flush replaces one that has already taken effect.
+    /// visible again. memcached 1.6.18 does not bring them back either. O(chunks): it walks
+    /// every carved chunk once; it runs only when a flush replaces one that has already taken
+    /// effect.
     fn reclaim_flushed(&mut self, clock: &Clock) {
         let mut key = [0u8; KEY_LEN_MAX];
-        for class in 0..self.slabs.class_count() {
-            let class = u8::try_from(class).expect("slab classes fit in u8");
-            let mut r = self.lru.tail(class);
-            while !r.is_nil() {
-                let toward_head = self.lru.toward_head(&self.arena, r);
+        let page_size_bytes = self.slabs.page_size_bytes();
+        for page in 0..self.slabs.pages_used_count() {
+            let class = self.slabs.page_class(page);
+            if class == NO_CLASS {
+                continue;
+            }
+            let start_bytes = page * page_size_bytes;
+            let end_bytes = self.slabs.carved_end_bytes(start_bytes, class);
+            let step = self.slabs.chunk_size_bytes(class);
+            for at in (start_bytes..end_bytes).step_by(step) {
+                let r = ItemRef::from_offset_bytes(at);
+                if !item::is_item(&self.arena, r) {
+                    continue;
+                }
                 let header = self.header(r);
-                if self.is_flushed(&header, clock) {
+                if header.has(ITEM_LINKED) && self.is_flushed(&header, clock) {
                     let len = self.copy_key(r, &mut key);
                     self.count_reclaimed(&header);
                     self.unlink(r, hash_key(&key[..len]));
                     self.free(r);
                 }
-                r = toward_head;
             }
         }
     }

@@ -11,14 +11,14 @@
 
 use crate::expiry::replay;
 use crate::hash::hash_key;
-use crate::item::{ITEM_FETCHED, ITEM_STALE, ITEM_TOKEN_SENT};
+use crate::item::{FREQ_MAX, ITEM_FETCHED, ITEM_STALE, ITEM_TOKEN_SENT};
 use crate::{Clock, GetHit, GetOp, Store};
 
 impl Store {
     pub(crate) fn get_item(&mut self, key: &[u8], op: &GetOp, clock: &Clock) -> Option<GetHit<'_>> {
         let hash = hash_key(key);
         let mut vivified = false;
-        let r = match self.find_live(key, hash, clock) {
+        let r = match self.find_live_for(key, hash, true, clock) {
             Some(r) => r,
             None => {
                 if !op.vivify {
@@ -39,9 +39,13 @@ impl Store {
         if op.bump {
             header.bits |= ITEM_FETCHED;
             header.last_access = clock.now_rel();
+            header.freq = (header.freq + 1).min(FREQ_MAX);
         }
         let replayed = replay(&op.steps, header.expiry, vivified, token_before, clock);
-        header.expiry = replayed.final_expiry();
+        if replayed.final_expiry() != header.expiry {
+            header.expiry = replayed.final_expiry();
+            self.note_expiry(r, header.slab_class, header.expiry);
+        }
         let mut win = replayed.win || (header.has(ITEM_STALE) && !token_before);
         if !op.meta_win {
             win = false;
@@ -50,9 +54,6 @@ impl Store {
             header.bits |= ITEM_TOKEN_SENT;
         }
         self.write_header(r, &header);
-        if op.bump {
-            self.lru.bump(&mut self.arena, r, header.slab_class);
-        }
         Some(GetHit {
             item: self.view(r, fetched_before, token_before),
             win,

@@ -13,8 +13,10 @@
 //! Sizing: fixed at start-up, one bucket per [`BYTES_PER_BUCKET`] bytes of memory limit,
 //! rounded up to a power of two and clamped to [`BUCKET_COUNT_MIN`, `BUCKET_COUNT_MAX`]. A
 //! bucket is 4 bytes, so the index costs 32 KiB per MiB of `-m` (up to 64 KiB after rounding
-//! up), about 3 to 6 % of the item memory; with the smallest items (48-byte chunks) the mean
-//! chain length is at most 128 / 48 = 2.7, with 100-byte items at most 1.3. The index never
+//! up), about 3 to 6 % of the item memory; with the smallest items (32-byte chunks) the mean
+//! chain length is at most 128 / 32 = 4, with 100-byte items at most 1.3. (A chain link in
+//! the item costs 4 bytes per item; an open-addressing table outside the arena would need
+//! a slot per item at a load factor below 1, sized for the smallest items: more memory.) The index never
 //! grows, so there is no rehash pause.
 
 use crate::arena::{Arena, ItemRef};
@@ -115,15 +117,14 @@ mod tests {
         let header = Header {
             cas: 0,
             hash_next: ItemRef::NIL,
-            lru_prev: ItemRef::NIL,
-            lru_next: ItemRef::NIL,
             expiry: 0,
             last_access: 0,
             client_flags: 0,
             value_len: 0,
+            freq: 0,
             key_len: key.len() as u8,
-            slab_class: 0,
             bits: 0,
+            slab_class: 0,
         };
         write_header(arena, r, &header);
         arena

@@ -7,7 +7,10 @@
 //! Goals: memcached 1.6 storage semantics (set/add/replace/append/prepend/cas, touch,
 //! delete, incr/decr, flush_all, expiry) plus what the meta protocol needs (stale items,
 //! recache "win" tokens, last-access time, fetched bit), inside one memory arena mapped with
-//! `memmap2` and addressed by offsets, with `memory_limit_bytes` as a hard limit.
+//! `memmap2` and addressed by offsets, with `memory_limit_bytes` as a hard limit; more items
+//! per megabyte than memcached (a 26-byte header, `item.rs`; 8-byte size classes,
+//! `slab.rs`), S3-FIFO eviction per size class (`evict.rs`), proactive expiry and memory
+//! that follows the sizes in use ([`Store::maintain`], `reclaim.rs`, `reassign.rs`).
 //! Non-goals: I/O, threads, locking, clocks (time is passed in as a [`Clock`]).
 
 pub mod numeric;
@@ -16,6 +19,7 @@ pub mod ttl;
 mod arena;
 mod arith;
 mod delete;
+mod evict;
 mod expiry;
 mod flush;
 mod get;
@@ -23,8 +27,9 @@ mod hash;
 mod index;
 mod item;
 mod lifecycle;
-mod lru;
+mod maintain;
 mod reassign;
+mod reclaim;
 mod set;
 mod slab;
 
@@ -95,7 +100,7 @@ pub struct ItemView<'a> {
 /// How a retrieval touches the item.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GetOp {
-    /// `false` for a peek (meta debug `me`): no access-time update, no fetched bit, no LRU bump.
+    /// `false` for a peek (meta debug `me`): no access-time update, no fetched bit, no S3-FIFO access count.
     pub bump: bool,
     /// On a miss, create an empty item (flags 0, no expiry until a [`ExpiryStep::Vivify`]
     /// step) whose creator wins the token (mg `N`).
@@ -256,20 +261,76 @@ pub enum ArithOutcome {
     OutOfMemory,
 }
 
-/// Item-level counters, summed by `net` into `stats`.
+/// Item-level counters, summed by `net` into `stats` (memcached's names).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EngineStats {
     pub curr_items: u64,
     pub total_items: u64,
     /// Bytes used by live items (header + key + value), memcached `bytes`.
     pub bytes: u64,
+    /// Live items evicted to make room.
     pub evictions: u64,
+    /// Expired or flushed items whose memory was taken back (by any path).
     pub reclaimed: u64,
+    /// Reclaimed items that were never fetched.
     pub expired_unfetched: u64,
+    /// Evicted items that were never fetched.
     pub evicted_unfetched: u64,
     pub limit_maxbytes: u64,
     /// Pages moved from one slab class to another (memcached `slabs_moved`).
     pub slabs_moved: u64,
+    /// Page moves given up because the page held a reservation or the item being updated
+    /// (memcached `slab_reassign_busy_items`).
+    pub slab_reassign_busy_items: u64,
+    /// Page moves done to rebalance memory towards a class evicting younger items (a subset
+    /// of `slabs_moved`; memcached's closest is the automover's share of `slabs_moved`).
+    pub slab_rebalance_moves: u64,
+    /// Chunks the crawler of [`Store::maintain`] looked at (memcached
+    /// `crawler_items_checked`).
+    pub crawler_items_checked: u64,
+    /// Items the crawler reclaimed (memcached `crawler_reclaimed`; also in `reclaimed`).
+    pub crawler_reclaimed: u64,
+    /// Gets that found an expired item (memcached `get_expired`).
+    pub get_expired: u64,
+    /// Gets that found a flushed item (memcached `get_flushed`).
+    pub get_flushed: u64,
+}
+
+/// One slab class, with what memcached prints for it in `stats slabs` and `stats items`
+/// (fields that mean nothing here are left out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlabClassStats {
+    /// Class number (`stats slabs` prefix, meta debug `cls=`).
+    pub class: u8,
+    pub chunk_size: u64,
+    pub chunks_per_page: u64,
+    pub total_pages: u64,
+    /// Chunks cut from the class's pages so far (`total_chunks`).
+    pub total_chunks: u64,
+    /// Chunks holding an item or a reservation.
+    pub used_chunks: u64,
+    /// Chunks in the free list.
+    pub free_chunks: u64,
+    /// Chunks not cut yet in the class's newest page (`free_chunks_end`).
+    pub free_chunks_end: u64,
+    /// Linked items (`stats items` `number`).
+    pub number: u64,
+    /// Of them, items in the S3-FIFO small queue (memcached's closest: `number_hot`).
+    pub number_small: u64,
+    /// Seconds since the last access of the class's next victim (`age`).
+    pub age: u64,
+    pub evicted: u64,
+    pub evicted_unfetched: u64,
+    /// Seconds since the last access of the last evicted item (`evicted_time`).
+    pub evicted_time: u64,
+    pub expired_unfetched: u64,
+    pub reclaimed: u64,
+    pub crawler_reclaimed: u64,
+    /// Allocations that failed with out of memory (`outofmemory`).
+    pub outofmemory: u64,
+    /// Items moved from the small queue to the main queue (memcached's closest:
+    /// `moves_to_warm`).
+    pub moves_to_main: u64,
 }
 
 /// One shard's store.
@@ -277,12 +338,21 @@ pub struct EngineStats {
 /// ```text
 ///   Store
 ///   ├── arena   one anonymous mapping, `page_count` pages          (arena.rs)
-///   ├── slabs   size classes, free lists, page hand-out             (slab.rs)
-///   │           pages moved between classes when one runs dry        (reassign.rs)
-///   ├── lru     per-class LRU lists through the item headers        (lru.rs)
-///   ├── index   power-of-two bucket array, chains through headers   (index.rs)
+///   ├── slabs   size classes, free lists, page table and rings     (slab.rs)
+///   │           pages moved between classes when one runs dry or   (reassign.rs)
+///   │           another class holds much colder memory
+///   ├── policy  S3-FIFO per class: clock hands over the chunks     (evict.rs)
+///   ├── ghost   fingerprints of keys evicted from a small queue    (evict.rs)
+///   ├── index   power-of-two bucket array, chains through headers  (index.rs)
+///   ├── crawl   the expiry crawler's cursor                        (maintain.rs)
 ///   └── flush state (oldest_live, oldest_cas), CAS sequence, stats
 /// ```
+///
+/// Memory: the arena is at most `memory_limit_bytes` (whole pages). Outside it, fixed at
+/// start-up and never grown ([`Store::overhead_memory_bytes`]): the index (4 bytes per
+/// 128 bytes of limit, rounded up to a power of two: 32 to 64 KiB per MiB), the ghost
+/// (2 bytes per 128 bytes: 16 to 32 KiB per MiB), the page table (13 bytes per page) and the
+/// per-class state (a few KiB in all).
 ///
 /// Commands live in one file per family: `get.rs`, `set.rs` (reserve/commit/abort),
 /// `delete.rs`, `arith.rs`, `flush.rs`; the item life cycle in `lifecycle.rs`. Nothing on
@@ -291,7 +361,9 @@ pub struct Store {
     config: Config,
     arena: arena::Arena,
     slabs: slab::Slabs,
-    lru: lru::Lru,
+    policy: evict::Policy,
+    ghost: evict::Ghost,
+    crawl_state: maintain::Crawl,
     index: index::Index,
     stats: EngineStats,
     /// Next CAS value handed out.
@@ -343,7 +415,9 @@ impl Store {
         };
         Ok(Store {
             slabs: slab::Slabs::new(page_size_bytes, page_count),
-            lru: lru::Lru::new(),
+            policy: evict::Policy::new(),
+            ghost: evict::Ghost::for_memory_limit(config.memory_limit_bytes),
+            crawl_state: maintain::Crawl::default(),
             index: index::Index::for_memory_limit(config.memory_limit_bytes),
             arena,
             stats,
@@ -437,6 +511,65 @@ impl Store {
     /// Memory of the hash index (outside the arena), memcached `hash_bytes`.
     pub fn index_memory_bytes(&self) -> usize {
         self.index.memory_bytes()
+    }
+
+    /// All memory the store holds outside the arena, fixed at start-up: index, ghost, page
+    /// table and the per-class state. Resident memory is at most the arena plus this.
+    pub fn overhead_memory_bytes(&self) -> usize {
+        self.index.memory_bytes()
+            + self.ghost.memory_bytes()
+            + self.slabs.table_memory_bytes()
+            + std::mem::size_of::<Store>()
+    }
+
+    /// Proactive work for the shard's 1-second timer and idle turns: reclaims expired and
+    /// flushed items (a crawler over all chunks, resuming where it stopped) and lets the class
+    /// that evicted most take a page from a much colder class. Visits at most `budget_items`
+    /// chunks (plus one page if a page moves); returns the chunks visited.
+    pub fn maintain(&mut self, clock: &Clock, budget_items: usize) -> usize {
+        self.maintain_store(clock, budget_items)
+    }
+
+    /// Per-class figures for `stats slabs` / `stats items`, for classes that own a page or
+    /// have evicted or reclaimed anything.
+    pub fn slab_class_stats(&self, clock: &Clock) -> impl Iterator<Item = SlabClassStats> + '_ {
+        let now = clock.now_rel();
+        (0..self.slabs.class_count())
+            .map(move |c| self.class_stats(c as u8, now))
+            .filter(|s| s.total_pages > 0 || s.evicted > 0 || s.reclaimed > 0 || s.outofmemory > 0)
+    }
+
+    fn class_stats(&self, class: u8, now: RelTime) -> SlabClassStats {
+        let counters = self.policy.counters(class);
+        let chunk_size = self.slabs.chunk_size_bytes(class) as u64;
+        let chunks_per_page = self.slabs.chunks_per_page(class) as u64;
+        let total_pages = u64::from(self.slabs.class_page_count(class));
+        let total_chunks = self.slabs.carved_count(class);
+        let free_chunks = self.slabs.free_count(class);
+        let age = self
+            .coldest_access(class)
+            .map_or(0, |(access, _)| now.saturating_sub(access));
+        SlabClassStats {
+            class,
+            chunk_size,
+            chunks_per_page,
+            total_pages,
+            total_chunks,
+            used_chunks: total_chunks - free_chunks,
+            free_chunks,
+            free_chunks_end: (total_pages * chunks_per_page).saturating_sub(total_chunks),
+            number: self.policy.item_count(class),
+            number_small: self.policy.small_count(class),
+            age: u64::from(age),
+            evicted: counters.evicted,
+            evicted_unfetched: counters.evicted_unfetched,
+            evicted_time: u64::from(counters.evicted_time_secs),
+            expired_unfetched: counters.expired_unfetched,
+            reclaimed: counters.reclaimed,
+            crawler_reclaimed: counters.crawler_reclaimed,
+            outofmemory: counters.outofmemory,
+            moves_to_main: counters.moved_to_main,
+        }
     }
 
     pub fn slab_class_count(&self) -> usize {

@@ -1,5 +1,5 @@
 //! The life of an item: allocated (a reservation, or a replacement built by append/incr),
-//! linked (in the index and its class's LRU), unlinked, freed.
+//! linked (in the index and its class's S3-FIFO queues), unlinked, freed.
 //!
 //! ```text
 //!   alloc_item ──> unlinked ──link──> linked ──unlink──> unlinked ──free──> free chunk
@@ -8,30 +8,30 @@
 //!        └── free list / new page / reclaimed dead tail item / evicted tail item
 //! ```
 //!
-//! Expired and flushed items are removed lazily: when a lookup meets one, or when an
-//! allocation that found no free chunk and no fresh page searches the LRU tail
-//! ([`TAIL_SEARCH_COUNT`] items, as memcached's `lru_pull_tail`) for one to reuse. Only then,
-//! and only if `evict_when_full`, is the least recently used item evicted. If the class has
-//! no item to evict either (it never got a page, or its only item is the pinned one), a
-//! whole page is taken from another class (`reassign.rs`).
+//! Expired and flushed items are removed when a lookup meets one, when a clock hand of
+//! their class passes over one (`evict.rs`), and by the crawler in [`Store::maintain`]
+//! (`maintain.rs`). Only if nothing dead is found, and only if `evict_when_full`, is a live
+//! item evicted (S3-FIFO). If the class has nothing to evict either (it never got a page, or
+//! its only item is the pinned one), a whole page is taken from another class
+//! (`reassign.rs`).
 //!
 //! ```text
-//!   alloc_chunk(c): free list / carve / fresh page   (slab.rs, O(1))
-//!                   -> dead item among c's last TAIL_SEARCH_COUNT      (reclaimed)
-//!                   -> c's LRU tail, if evict_when_full                (evictions)
-//!                   -> a page moved from another class                 (reassign.rs)
+//!   alloc_chunk(c): free list / carve / fresh page                     (slab.rs, O(1))
+//!                   -> a page from a much colder class, every REBALANCE_EVERY_EVICTIONS
+//!                      evictions of c                                  (reassign.rs)
+//!                   -> expired items of c, in pages that may hold some  (reclaim.rs)
+//!                   -> S3-FIFO victim of c, if evict_when_full          (evictions)
+//!                   -> a page moved from another class                  (reassign.rs)
 //!                   -> OutOfMemory
 //! ```
 
 use crate::arena::ItemRef;
 use crate::hash::hash_key;
 use crate::item::{
-    self, Header, ITEM_FETCHED, ITEM_KEY_BINARY, ITEM_LINKED, ITEM_STALE, ITEM_TOKEN_SENT,
+    self, Header, FREQ_MAX, ITEM_CFLAGS, ITEM_FETCHED, ITEM_KEY_BINARY, ITEM_LINKED, ITEM_SMALL,
+    ITEM_STALE, ITEM_TOKEN_SENT,
 };
 use crate::{Clock, ItemView, ReserveError, Store};
-
-/// Items looked at from the LRU tail for a dead one before evicting (memcached: 5).
-pub(crate) const TAIL_SEARCH_COUNT: usize = 5;
 
 impl Store {
     /// The CAS value for a newly stored item: 0 without CAS, else `explicit` (meta `E`) or the
@@ -50,8 +50,8 @@ impl Store {
 
     /// Reads and checks the header of the item at `r`.
     pub(crate) fn header(&self, r: ItemRef) -> Header {
-        let header = item::read_header(&self.arena, r);
-        assert!((header.slab_class as usize) < self.slabs.class_count());
+        let mut header = item::read_header(&self.arena, r);
+        header.slab_class = self.slabs.class_of(r);
         assert!(
             header.total_size_bytes() <= self.slabs.chunk_size_bytes(header.slab_class),
             "item {} overflows its chunk",
@@ -62,7 +62,7 @@ impl Store {
 
     /// Checks and writes the header of the item at `r`.
     pub(crate) fn write_header(&mut self, r: ItemRef, header: &Header) {
-        assert!((header.slab_class as usize) < self.slabs.class_count());
+        assert_eq!(header.slab_class, self.slabs.class_of(r));
         assert!(header.total_size_bytes() <= self.slabs.chunk_size_bytes(header.slab_class));
         item::write_header(&mut self.arena, r, header);
     }
@@ -83,20 +83,38 @@ impl Store {
 
     pub(crate) fn count_reclaimed(&mut self, header: &Header) {
         self.stats.reclaimed += 1;
+        let counters = self.policy.counters_mut(header.slab_class);
+        counters.reclaimed += 1;
         if !header.has(ITEM_FETCHED) {
             self.stats.expired_unfetched += 1;
+            counters.expired_unfetched += 1;
         }
     }
 
-    pub(crate) fn count_evicted(&mut self, header: &Header) {
+    pub(crate) fn count_evicted(&mut self, header: &Header, clock: &Clock) {
         self.stats.evictions += 1;
+        let counters = self.policy.counters_mut(header.slab_class);
+        counters.evicted += 1;
+        counters.evicted_time_secs = clock.now_rel().saturating_sub(header.last_access);
         if !header.has(ITEM_FETCHED) {
             self.stats.evicted_unfetched += 1;
+            counters.evicted_unfetched += 1;
         }
     }
 
     /// The live item with `key`; an expired or flushed one is unlinked and freed on the way.
     pub(crate) fn find_live(&mut self, key: &[u8], hash: u64, clock: &Clock) -> Option<ItemRef> {
+        self.find_live_for(key, hash, false, clock)
+    }
+
+    /// [`Store::find_live`]; `for_get` counts a dead item in `get_expired` / `get_flushed`.
+    pub(crate) fn find_live_for(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        for_get: bool,
+        clock: &Clock,
+    ) -> Option<ItemRef> {
         let r = self.index.find(&self.arena, key, hash);
         if r.is_nil() {
             return None;
@@ -104,6 +122,13 @@ impl Store {
         let header = self.header(r);
         assert!(header.has(ITEM_LINKED));
         if self.is_dead(&header, clock) {
+            if for_get {
+                if self.is_flushed(&header, clock) {
+                    self.stats.get_flushed += 1;
+                } else {
+                    self.stats.get_expired += 1;
+                }
+            }
             self.count_reclaimed(&header);
             self.unlink(r, hash);
             self.free(r);
@@ -124,32 +149,33 @@ impl Store {
         clock: &Clock,
     ) -> Result<ItemRef, ReserveError> {
         assert!(key.len() <= item::KEY_LEN_MAX, "key of {} bytes", key.len());
-        let total_size_bytes = item::total_size_bytes(key.len(), value_len);
-        if total_size_bytes > self.config.item_size_max_bytes || value_len > u32::MAX as usize {
+        let has_client_flags = client_flags != 0;
+        let total_size_bytes = item::total_size_bytes(key.len(), value_len, has_client_flags);
+        if total_size_bytes > self.config.item_size_max_bytes || value_len > item::VALUE_LEN_MAX {
             return Err(ReserveError::TooLarge);
         }
         let class = self
             .slabs
             .class_for(total_size_bytes)
             .ok_or(ReserveError::TooLarge)?;
-        let r = self
-            .alloc_chunk(class, pin, clock)
-            .ok_or(ReserveError::OutOfMemory)?;
+        let Some(r) = self.alloc_chunk(class, pin, clock) else {
+            self.policy.counters_mut(class).outofmemory += 1;
+            return Err(ReserveError::OutOfMemory);
+        };
         let header = Header {
             cas: 0,
             hash_next: ItemRef::NIL,
-            lru_prev: ItemRef::NIL,
-            lru_next: ItemRef::NIL,
             expiry,
             last_access: clock.now_rel(),
             client_flags,
             value_len: value_len as u32,
+            freq: 0,
             key_len: key.len() as u8,
+            bits: if has_client_flags { ITEM_CFLAGS } else { 0 },
             slab_class: class,
-            bits: 0,
         };
         self.write_header(r, &header);
-        let key_at = r.offset_bytes() + item::HEADER_SIZE_BYTES;
+        let key_at = item::key_offset_bytes(&self.arena, r);
         self.arena.bytes_mut(key_at, key.len()).copy_from_slice(key);
         Ok(r)
     }
@@ -158,62 +184,62 @@ impl Store {
         if let Some(r) = self.slabs.alloc(&mut self.arena, class) {
             return Some(r);
         }
-        let mut r = self.lru.tail(class);
-        for _ in 0..TAIL_SEARCH_COUNT {
-            if r.is_nil() {
-                break;
-            }
-            let toward_head = self.lru.toward_head(&self.arena, r);
-            let header = self.header(r);
-            if r != pin && self.is_dead(&header, clock) {
-                self.count_reclaimed(&header);
-                self.unlink_unhashed(r);
-                return Some(r);
-            }
-            r = toward_head;
+        if let Some(r) = self.rebalance_on_eviction(class, pin, clock) {
+            return Some(r);
         }
-        if self.config.evict_when_full {
-            let mut victim = self.lru.tail(class);
-            if victim == pin && !victim.is_nil() {
-                victim = self.lru.toward_head(&self.arena, victim);
-            }
-            if !victim.is_nil() {
-                let header = self.header(victim);
-                self.count_evicted(&header);
-                self.unlink_unhashed(victim);
-                return Some(victim);
-            }
+        if let Some(r) = self.reclaim_scan(class, clock) {
+            return Some(r);
+        }
+        if let Some(r) = self.evict_chunk(class, pin, clock) {
+            return Some(r);
         }
         self.alloc_from_moved_page(class, pin, clock)
     }
 
-    /// Links the unlinked item at `r`: stamps `cas` and the store time, indexes it, puts it
-    /// at the head of its LRU.
+    /// Links the unlinked item at `r` as a new key: stamps `cas` and the store time, indexes
+    /// it, and queues it in S3-FIFO's small queue (or the main one if the ghost remembers the
+    /// key: it was evicted from the small queue not long ago).
     pub(crate) fn link(&mut self, r: ItemRef, hash: u64, cas: u64, clock: &Clock) {
+        let small = !self.ghost.take(hash);
+        self.link_queued(r, hash, cas, small, 0, clock);
+    }
+
+    fn link_queued(
+        &mut self,
+        r: ItemRef,
+        hash: u64,
+        cas: u64,
+        small: bool,
+        freq: u8,
+        clock: &Clock,
+    ) {
         let mut header = self.header(r);
         assert!(!header.has(ITEM_LINKED), "item {} linked twice", r.0);
         header.bits |= ITEM_LINKED;
+        header.bits &= !ITEM_SMALL;
+        if small {
+            header.bits |= ITEM_SMALL;
+        }
+        header.freq = freq;
         header.cas = cas;
         header.last_access = clock.now_rel();
         header.hash_next = ItemRef::NIL;
-        header.lru_prev = ItemRef::NIL;
-        header.lru_next = ItemRef::NIL;
         self.write_header(r, &header);
         self.index.insert(&mut self.arena, r, hash);
-        self.lru.push_head(&mut self.arena, r, header.slab_class);
+        self.policy.on_link(&header);
+        self.note_expiry(r, header.slab_class, header.expiry);
         self.stats.curr_items += 1;
         self.stats.total_items += 1;
         self.stats.bytes += header.total_size_bytes() as u64;
     }
 
-    /// Takes the linked item at `r` out of the index and its LRU; it stays allocated.
+    /// Takes the linked item at `r` out of the index and its queue; it stays allocated.
     pub(crate) fn unlink(&mut self, r: ItemRef, hash: u64) {
-        let class = self.header(r).slab_class;
         self.index.remove(&mut self.arena, r, hash);
-        self.lru.unlink(&mut self.arena, r, class);
         let mut header = self.header(r);
         assert!(header.has(ITEM_LINKED));
-        header.bits &= !ITEM_LINKED;
+        self.policy.on_unlink(&header);
+        header.bits &= !(ITEM_LINKED | ITEM_SMALL);
         self.write_header(r, &header);
         self.stats.curr_items -= 1;
         self.stats.bytes -= header.total_size_bytes() as u64;
@@ -241,9 +267,13 @@ impl Store {
         clock: &Clock,
     ) {
         debug_assert_eq!(item::key(&self.arena, old), item::key(&self.arena, new));
+        // The new value takes the old one's place in S3-FIFO; the update counts as an access.
+        let old_header = self.header(old);
+        let small = old_header.has(ITEM_SMALL);
+        let freq = (old_header.freq + 1).min(FREQ_MAX);
         self.unlink(old, hash);
         self.free(old);
-        self.link(new, hash, cas, clock);
+        self.link_queued(new, hash, cas, small, freq, clock);
     }
 
     /// A view of the item at `r` with the given access-dependent bits.
@@ -270,12 +300,12 @@ impl Store {
         }
     }
 
-    /// Marks `r` used now and moves it to the head of its LRU (memcached `do_item_update`).
-    pub(crate) fn touch_lru(&mut self, r: ItemRef, clock: &Clock) {
+    /// Marks `r` used now and counts an access for S3-FIFO (memcached `do_item_update`).
+    pub(crate) fn touch_access(&mut self, r: ItemRef, clock: &Clock) {
         let mut header = self.header(r);
         header.last_access = clock.now_rel();
+        header.freq = (header.freq + 1).min(FREQ_MAX);
         self.write_header(r, &header);
-        self.lru.bump(&mut self.arena, r, header.slab_class);
     }
 
     /// Copies `key` of the item at `r` into `buf` and returns its length.

@@ -13,10 +13,10 @@
 //!   +----+----+----+----+- ..     +--------+--------+- ..         page, nothing to evict
 //!   |item|free|item|resv|         |  item  |  free  |
 //!   +----+----+----+----+- ..     +--------+--------+- ..
-//!     ^ holds a reservation:        ^ b's LRU tail is the oldest of all tails: victim page
+//!     ^ holds a reservation:        ^ b's main-hand item is the coldest of all: victim page
 //!       skip page 3
 //!
-//!   empty page 7:   item -> unlink from index + LRU (evictions, or reclaimed if dead)
+//!   empty page 7:   item -> unlink from index + queue (evictions, or reclaimed if dead)
 //!                   free -> unlink from b's free list (doubly linked: O(1) each)
 //!                   then: b.page_count -= 1 (and b's carve cursor is dropped if page 7 was
 //!                   b's newest page), c.page_count += 1, c carves page 7 from its start
@@ -29,12 +29,19 @@
 //! 1. A class that owns pages but has no linked item (deleted, flushed or aborted items left
 //!    only free chunks and reservations): its page holding the free-list head, or its newest
 //!    page. Taking it loses no data, so this is done even with `evict_when_full == false`.
-//! 2. Only if `evict_when_full`: the class whose LRU tail was accessed least recently, and the
-//!    page holding that tail item. Comparing the tails approximates one global LRU across
-//!    classes: the item nobody touched for longest goes first, together with the other items
-//!    of its page. It costs one header read per class. "The class with the most pages" was
-//!    rejected: page count says where memory is, not whether it is in use, so a hot class
-//!    with many pages would lose items while a cold one keeps its single stale page.
+//! 2. Only if `evict_when_full`: the class whose next S3-FIFO victim (the item at its main
+//!    hand) was accessed least recently, and the page holding that item. Comparing the
+//!    hands approximates one global policy across classes: the memory nobody touched for
+//!    longest goes first. It costs a few header reads per class.
+//!
+//! Rebalancing (no calcification): a class that evicts while another class holds much
+//! colder memory takes a page from it. Every [`REBALANCE_EVERY_EVICTIONS`] evictions of a
+//! class (and once per [`Store::maintain`] for the class that evicted most), the age of its
+//! next victim is compared with the coldest other class's; if that one is older than
+//! `2 * age + REBALANCE_MARGIN_SECS`, its page at the main hand moves over. When a workload
+//! moves from small values to large ones, the large class's victims are seconds old and the
+//! small class's items are as old as the shift: the pages follow within seconds, at the rate
+//! of the evictions (memcached's automover moves at most one page per few seconds).
 //!
 //! A candidate page is skipped if it holds a reservation (an unlinked item being received:
 //! its owner writes into it later) or the pinned item (the item being appended to or
@@ -46,21 +53,25 @@
 //! Bounds: at most [`REASSIGN_CANDIDATE_COUNT`] candidate pages per allocation; choosing one
 //! reads one header per class; checking and emptying a page each walk its chunks once, so an
 //! allocation that moves a page costs at most `REASSIGN_CANDIDATE_COUNT + 1` page walks of
-//! `page_size / chunk_size` chunks (21845 for 48-byte chunks in a 1 MiB page), plus an index
+//! `page_size / chunk_size` chunks (32768 for 32-byte chunks in a 1 MiB page), plus an index
 //! unlink per evicted item. That is a latency spike on the request that triggers it, paid only
 //! when a class runs dry; nothing is allocated.
 //!
 //! Invariants: a moved page holds no linked item, no reservation and no chunk of the old
-//! class's free list; its old chunks' magic is cleared, so a stale reference fails loudly.
+//! class's free list; its old chunks are marked KL_NONE, so a stale reference fails loudly.
 //! The arena's used page count does not change (`memory_used_bytes` stays within the limit).
 
 use crate::arena::ItemRef;
-use crate::item::{self, FREE_MAGIC, ITEM_LINKED, ITEM_MAGIC};
+use crate::item::{self, ITEM_LINKED, KL_FREE};
 use crate::slab::CLASS_COUNT_MAX;
 use crate::{Clock, Store};
 
 /// Candidate pages examined per allocation before giving up with OutOfMemory.
 pub(crate) const REASSIGN_CANDIDATE_COUNT: usize = 4;
+/// A class checks for a colder class to take a page from once per this many evictions.
+pub(crate) const REBALANCE_EVERY_EVICTIONS: u32 = 64;
+/// A donor's coldest item must be older than twice the receiver's victim plus this.
+pub(crate) const REBALANCE_MARGIN_SECS: u32 = 1;
 
 const _: () = assert!(CLASS_COUNT_MAX <= u128::BITS as usize);
 
@@ -96,18 +107,88 @@ impl Store {
             let (from, page_start_bytes) = self.victim_page(tried)?;
             assert_ne!(from, class);
             tried.insert(from);
-            if !self.page_is_movable(page_start_bytes, from, pin) {
-                continue;
+            if let Some(r) = self.take_page(page_start_bytes, from, class, pin, clock) {
+                return Some(r);
             }
-            self.empty_page(page_start_bytes, from, clock);
-            debug_assert!(self.page_is_cleared(page_start_bytes, from));
-            self.slabs.move_page(page_start_bytes, from, class);
-            self.stats.slabs_moved += 1;
-            let r = self.slabs.alloc(&mut self.arena, class);
-            assert_eq!(r.map(ItemRef::offset_bytes), Some(page_start_bytes));
-            return r;
         }
         None
+    }
+
+    /// Empties the page and carves its first chunk for `to`; `None` if the page holds a
+    /// reservation or `pin`.
+    fn take_page(
+        &mut self,
+        page_start_bytes: usize,
+        from: u8,
+        to: u8,
+        pin: ItemRef,
+        clock: &Clock,
+    ) -> Option<ItemRef> {
+        if !self.page_is_movable(page_start_bytes, from, pin) {
+            self.stats.slab_reassign_busy_items += 1;
+            return None;
+        }
+        self.empty_page(page_start_bytes, from, clock);
+        debug_assert!(self.page_is_cleared(page_start_bytes, from));
+        self.slabs.move_page(page_start_bytes, from, to);
+        self.stats.slabs_moved += 1;
+        let r = self.slabs.alloc(&mut self.arena, to);
+        assert_eq!(r.map(ItemRef::offset_bytes), Some(page_start_bytes));
+        r
+    }
+
+    /// Called when `class` is about to evict: every REBALANCE_EVERY_EVICTIONS times, a page
+    /// from a much colder class instead (see the module docs).
+    pub(crate) fn rebalance_on_eviction(
+        &mut self,
+        class: u8,
+        pin: ItemRef,
+        clock: &Clock,
+    ) -> Option<ItemRef> {
+        if !self.config.evict_when_full
+            || !self
+                .policy
+                .eviction_check_due(class, REBALANCE_EVERY_EVICTIONS)
+        {
+            return None;
+        }
+        self.rebalance_into(class, pin, clock)
+    }
+
+    /// Moves a page into `class` from the coldest other class if that one is much colder.
+    pub(crate) fn rebalance_into(
+        &mut self,
+        class: u8,
+        pin: ItemRef,
+        clock: &Clock,
+    ) -> Option<ItemRef> {
+        let now = clock.now_rel();
+        let (own_access, _) = self.coldest_access(class)?;
+        let own_age = now.saturating_sub(own_access);
+        let mut coldest: Option<(u32, u8, ItemRef)> = None;
+        for c in (0..self.slabs.class_count()).map(|c| c as u8) {
+            if c == class || self.slabs.class_page_count(c) == 0 {
+                continue;
+            }
+            if let Some((access, r)) = self.coldest_access(c) {
+                let age = now.saturating_sub(access);
+                if coldest.is_none_or(|(oldest, ..)| age > oldest) {
+                    coldest = Some((age, c, r));
+                }
+            }
+        }
+        let (age, from, r) = coldest?;
+        if age
+            <= own_age
+                .saturating_mul(2)
+                .saturating_add(REBALANCE_MARGIN_SECS)
+        {
+            return None;
+        }
+        let page_start_bytes = self.slabs.page_start_of(r);
+        let taken = self.take_page(page_start_bytes, from, class, pin, clock)?;
+        self.stats.slab_rebalance_moves += 1;
+        Some(taken)
     }
 
     /// The next candidate: a class not in `tried` and a page of it (see the module docs).
@@ -119,8 +200,7 @@ impl Store {
             if tried.contains(c) || self.slabs.class_page_count(c) == 0 {
                 continue;
             }
-            let tail = self.lru.tail(c);
-            if tail.is_nil() {
+            if self.policy.item_count(c) == 0 {
                 if let Some(page_start_bytes) = self.slabs.spare_page_of(c) {
                     return Some((c, page_start_bytes));
                 }
@@ -129,12 +209,14 @@ impl Store {
             if !self.config.evict_when_full {
                 continue;
             }
-            let last_access = self.header(tail).last_access;
+            let Some((last_access, r)) = self.coldest_access(c) else {
+                continue;
+            };
             if oldest.is_none_or(|(oldest_access, ..)| last_access < oldest_access) {
-                oldest = Some((last_access, c, tail));
+                oldest = Some((last_access, c, r));
             }
         }
-        oldest.map(|(_, c, tail)| (c, self.slabs.page_start_of(tail)))
+        oldest.map(|(_, c, r)| (c, self.slabs.page_start_of(r)))
     }
 
     /// The page holds neither a reservation nor `pin`, so every item in it may go.
@@ -143,16 +225,16 @@ impl Store {
         let end_bytes = self.slabs.carved_end_bytes(page_start_bytes, class);
         for at in (page_start_bytes..end_bytes).step_by(chunk_size_bytes) {
             let r = ItemRef::from_offset_bytes(at);
-            match item::magic(&self.arena, r) {
-                FREE_MAGIC => assert_eq!(item::chunk_class(&self.arena, r), class),
-                ITEM_MAGIC => {
+            match item::chunk_state(&self.arena, r) {
+                KL_FREE => {}
+                state if state as usize <= item::KEY_LEN_MAX => {
                     let header = self.header(r);
                     assert_eq!(header.slab_class, class, "item {} in a foreign page", r.0);
                     if r == pin || !header.has(ITEM_LINKED) {
                         return false;
                     }
                 }
-                magic => panic!("chunk {} of class {class} has magic {magic:#x}", r.0),
+                state => panic!("chunk {} of class {class} has state {state:#x}", r.0),
             }
         }
         true
@@ -165,7 +247,7 @@ impl Store {
         let end_bytes = self.slabs.carved_end_bytes(page_start_bytes, class);
         for at in (page_start_bytes..end_bytes).step_by(chunk_size_bytes) {
             let r = ItemRef::from_offset_bytes(at);
-            if item::magic(&self.arena, r) == FREE_MAGIC {
+            if item::chunk_state(&self.arena, r) == KL_FREE {
                 self.slabs.remove_free(&mut self.arena, r, class);
                 continue;
             }
@@ -179,10 +261,10 @@ impl Store {
                 self.count_reclaimed(&header);
             } else {
                 assert!(self.config.evict_when_full, "-M evicted item {}", r.0);
-                self.count_evicted(&header);
+                self.count_evicted(&header, clock);
             }
             self.unlink_unhashed(r);
-            item::clear_magic(&mut self.arena, r);
+            item::clear_chunk(&mut self.arena, r);
         }
     }
 
@@ -193,8 +275,7 @@ impl Store {
         (page_start_bytes..end_bytes)
             .step_by(chunk_size_bytes)
             .all(|at| {
-                let magic = item::magic(&self.arena, ItemRef::from_offset_bytes(at));
-                magic != ITEM_MAGIC && magic != FREE_MAGIC
+                item::chunk_state(&self.arena, ItemRef::from_offset_bytes(at)) == item::KL_NONE
             })
     }
 }
@@ -277,7 +358,7 @@ mod tests {
 
     fn class_of(s: &Store, value_len: usize) -> u8 {
         s.slabs
-            .class_for(total_size_bytes(KEY_LEN, value_len))
+            .class_for(total_size_bytes(KEY_LEN, value_len, false))
             .unwrap()
     }
 

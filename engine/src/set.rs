@@ -112,7 +112,7 @@ impl Store {
         };
         match op.mode {
             StoreMode::Add => {
-                self.touch_lru(old, clock);
+                self.touch_access(old, clock);
                 self.drop_new(new, StoreOutcome::NotStored)
             }
             StoreMode::Set if is_cas => match cas_result {

@@ -49,6 +49,10 @@ enum Cmd {
     Advance {
         secs: u32,
     },
+    /// `Store::maintain`: reclaims dead items, may move a page (tiny stores lose items).
+    Maintain {
+        budget_items: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -217,7 +221,9 @@ fn apply(cmd: &Cmd, before: Option<&Item>, clock: &Clock) -> (Res, Option<Item>)
                 }),
             )
         }
-        Cmd::Flush { .. } | Cmd::Advance { .. } => unreachable!("not keyed"),
+        Cmd::Flush { .. } | Cmd::Advance { .. } | Cmd::Maintain { .. } => {
+            unreachable!("not keyed")
+        }
     }
 }
 
@@ -402,7 +408,7 @@ impl Harness {
                     ArithOutcome::OutOfMemory => Res::OutOfMemory,
                 }
             }
-            Cmd::Flush { .. } | Cmd::Advance { .. } => unreachable!(),
+            Cmd::Flush { .. } | Cmd::Advance { .. } | Cmd::Maintain { .. } => unreachable!(),
         }
     }
 
@@ -410,6 +416,19 @@ impl Harness {
         match cmd {
             Cmd::Advance { secs } => {
                 self.clock.advance_secs(*secs);
+                self.sweep();
+            }
+            Cmd::Maintain { budget_items } => {
+                let evictions = self.store.stats().evictions;
+                let visited = self.store.maintain(&self.clock, *budget_items);
+                assert!(visited <= *budget_items, "maintain went over its budget");
+                if !self.tiny {
+                    assert_eq!(
+                        self.store.stats().evictions,
+                        evictions,
+                        "roomy store evicted"
+                    );
+                }
                 self.sweep();
             }
             Cmd::Flush { delay_secs } => {
@@ -432,6 +451,19 @@ impl Harness {
         }
         assert!(self.store.memory_used_bytes() <= self.memory_limit_bytes);
         assert!(self.store.stats().bytes as usize <= self.store.memory_used_bytes());
+        let clock = self.clock;
+        let classes: Vec<_> = self.store.slab_class_stats(&clock).collect();
+        let pages: u64 = classes.iter().map(|c| c.total_pages).sum();
+        let items: u64 = classes.iter().map(|c| c.number).sum();
+        assert_eq!(
+            pages as usize * self.store.page_size_bytes(),
+            self.store.memory_used_bytes()
+        );
+        assert_eq!(items, self.store.stats().curr_items);
+        for c in &classes {
+            assert!(c.number <= c.used_chunks && c.used_chunks <= c.total_chunks);
+            assert!(c.total_chunks <= c.total_pages * c.chunks_per_page);
+        }
     }
 
     fn keyed(&mut self, key: usize, cmd: &Cmd) {
@@ -578,6 +610,8 @@ fn commands(
             .prop_map(|(key, decr, delta)| Cmd::Arith { key, decr, delta }),
         flush_weight => prop_oneof![Just(0i64), 1i64..4].prop_map(|delay_secs| Cmd::Flush { delay_secs }),
         3 => (0u32..3).prop_map(|secs| Cmd::Advance { secs }),
+        1 => prop_oneof![Just(1usize), 1usize..64, Just(100_000)]
+            .prop_map(|budget_items| Cmd::Maintain { budget_items }),
     ];
     proptest::collection::vec(cmd, len)
 }

@@ -5,6 +5,7 @@ mod delete;
 mod flush;
 mod get;
 mod memory;
+mod policy;
 mod set;
 
 use ringcache_engine::{Clock, Config, DeleteOp, GetOp, Store, StoreMode, StoreOp, StoreOutcome};

@@ -56,7 +56,7 @@ fn config_errors_tell_the_limit() {
 }
 
 #[test]
-fn lru_evicts_the_least_recently_used_first() {
+fn an_item_read_since_it_was_stored_outlives_unread_ones() {
     let mut s = Store::new(config(MIB)).unwrap();
     let clock = Clock::new(START_UNIX_SECS);
     // ~1000-byte items: one page holds about a thousand of them.
@@ -72,7 +72,7 @@ fn lru_evicts_the_least_recently_used_first() {
     assert!(value_of(&mut s, &clock, &keys[0]).is_some());
     assert!(
         value_of(&mut s, &clock, &keys[1]).is_none(),
-        "the LRU item went first"
+        "S3-FIFO: the oldest unread item of the small queue went first"
     );
     assert!(value_of(&mut s, &clock, &keys[2]).is_some());
     assert!(s.memory_used_bytes() <= MIB);
@@ -161,7 +161,7 @@ fn append_never_evicts_the_item_it_extends() {
     set(&mut s, &clock, b"target", &[b'a'; 1000]);
     let per_page = items_per_page(&mut s, &clock, b"target");
     fill(&mut s, &clock, 0, per_page - 1, 1000);
-    // "target" is the LRU tail of a full class; appending a byte stays in the class.
+    // "target" is the oldest item of a full class; appending a byte stays in the class.
     let outcome = store_with(&mut s, &clock, b"target", b"b", 0, 0, op(StoreMode::Append));
     assert!(
         matches!(outcome, StoreOutcome::Stored { .. }),

@@ -32,7 +32,11 @@ fn zero_length_value_and_250_byte_key() {
     set(&mut s, &clock, &key, b"");
     assert_eq!(value_of(&mut s, &clock, &key), Some(vec![]));
     let hit = s.get(&key, &peek_op(), &clock).unwrap();
-    assert_eq!(hit.item.total_size_bytes, 40 + 250);
+    assert_eq!(
+        hit.item.total_size_bytes,
+        26 + 250,
+        "26-byte header without flags"
+    );
 }
 
 #[test]
@@ -349,9 +353,9 @@ fn reservations_survive_other_commands_and_abort_frees() {
 fn bytes_stat_follows_items() {
     let (mut s, clock) = store();
     set(&mut s, &clock, b"k", b"12345");
-    assert_eq!(s.stats().bytes, 40 + 1 + 5);
+    assert_eq!(s.stats().bytes, 26 + 1 + 5);
     set(&mut s, &clock, b"k", b"1");
-    assert_eq!(s.stats().bytes, 40 + 1 + 1);
+    assert_eq!(s.stats().bytes, 26 + 1 + 1);
     delete(&mut s, &clock, b"k");
     assert_eq!(s.stats().bytes, 0);
     assert_eq!(s.stats().curr_items, 0);

@@ -424,7 +424,7 @@ fn meta_base64_keys() {
         b"ms bWs= 2 b k c O9\r\nhi\r\nmg bWs= b k v\r\nmg mk v\r\nme bWs= b\r\nme nokey\r\n\
           ms mk 2 T0 F5 c k O1 b\r\nhi\r\nmg !!!! b v\r\nme !!!! b\r\n",
         b"HD kbWs= b c1 O9\r\nVA 2 kbWs= b\r\nhi\r\nVA 2\r\nhi\r\n\
-          ME bWs= exp=-1 la=0 cas=1 fetch=yes cls=0 size=44\r\nEN\r\n\
+          ME bWs= exp=-1 la=0 cas=1 fetch=yes cls=0 size=30\r\nEN\r\n\
           CLIENT_ERROR error decoding key\r\nCLIENT_ERROR error decoding key\r\nCLIENT_ERROR bad command line format\r\n",
     );
 }

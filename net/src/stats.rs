@@ -44,6 +44,10 @@ pub struct ShardStats {
     /// ringcache has no SASL; kept so `stats` has memcached's field set.
     pub auth_cmds: u64,
     pub auth_errors: u64,
+    // Cross-core routing (exec, runtime): requests sent to the shard owning their key, and
+    // requests served here for another shard (`stats shards`).
+    pub cross_shard_sent: u64,
+    pub cross_shard_served: u64,
 }
 
 impl ShardStats {
@@ -80,5 +84,7 @@ impl ShardStats {
         self.store_no_memory += other.store_no_memory;
         self.auth_cmds += other.auth_cmds;
         self.auth_errors += other.auth_errors;
+        self.cross_shard_sent += other.cross_shard_sent;
+        self.cross_shard_served += other.cross_shard_served;
     }
 }

@@ -300,6 +300,24 @@ fn whole_server_commands_reach_every_shard() {
         assert!(stats.contains("STAT curr_connections 6\r\n"), "{stats}");
         assert!(stats.contains(&format!("STAT threads {shard_count}\r\n")));
         assert!(stats.contains("STAT limit_maxbytes 134217728\r\n"));
+        // Per size class, summed over the shards too.
+        let sum_of = |report: &str, field: &str| -> u64 {
+            report
+                .lines()
+                .filter(|l| l.split(' ').nth(1).is_some_and(|n| n.ends_with(field)))
+                .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+                .sum()
+        };
+        let items =
+            String::from_utf8(exchange(&conn, b"stats items\r\n".to_vec(), b"END\r\n")).unwrap();
+        assert_eq!(sum_of(&items, ":number"), 100, "{items}");
+        let slabs =
+            String::from_utf8(exchange(&conn, b"stats slabs\r\n".to_vec(), b"END\r\n")).unwrap();
+        assert_eq!(sum_of(&slabs, ":used_chunks"), 100, "{slabs}");
+        assert!(
+            slabs.contains("STAT 1:chunk_size "),
+            "slab ids start at 1: {slabs}"
+        );
         // flush_all with a delay: nothing goes before it, everything after, on every shard.
         let ok = exchange(&conn, b"flush_all 2\r\n".to_vec(), b"\r\n");
         assert_eq!(ok, b"OK\r\n");

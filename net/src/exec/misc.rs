@@ -3,21 +3,20 @@
 //! `stats` renders memcached 1.6.18's general statistics, in its order, for the fields that
 //! apply to ringcache (no libevent, response-object, read-buffer, hash-table, slab-mover, LRU
 //! maintainer or logger fields). Sub-commands: `reset`, `detail on|off|dump` (accepted; no
-//! per-prefix statistics are kept, so `dump` is empty), `settings` (a subset), `items`,
-//! `slabs` and `conns` (empty listings: the engine keeps no per-class counters and connections
-//! belong to the runtime), `sizes`, `cachedump` (empty); anything else is `ERROR`, as memcached.
+//! per-prefix statistics are kept, so `dump` is empty), `settings` (a subset), `items` and
+//! `slabs` (per size class, see `report`), `conns` (empty: connections belong to the runtime),
+//! `sizes`, `cachedump` (empty), and ringcache's own `shards` (one block per shard); anything
+//! else is `ERROR`, as memcached.
 
-use super::write::{put, stat_i64, stat_secs_micros, stat_str, stat_u64};
+use super::report::{self, Report};
+use super::write::{put, stat_str, stat_u64};
 use super::{Flow, Session, ShardCtx};
 use crate::proto::line::Tokens;
 use crate::proto::number::parse_u32;
 use crate::proto::reply::{self, ProtoError};
-use crate::route::board::Snapshot;
 use crate::route::Control;
 use crate::stats::ShardStats;
 
-/// memcached's `ITEM_UPDATE_INTERVAL`: its uptime is the relative clock minus this.
-const UPTIME_OFFSET_SECS: u32 = 60;
 /// memcached `MAX_VERBOSITY_LEVEL`.
 pub const VERBOSITY_MAX: u32 = 2;
 /// memcached `MAX_NUMBER_OF_SLAB_CLASSES` (stats cachedump's class bound).
@@ -97,14 +96,21 @@ pub(super) fn stats(
     out: &mut Vec<u8>,
     ctx: &mut ShardCtx<'_>,
 ) -> Flow {
-    if tokens.ntokens() == 2 {
+    let report = match tokens.get(1) {
+        _ if tokens.ntokens() == 2 => Some(Report::General),
+        b"items" => Some(Report::Items),
+        b"slabs" => Some(Report::Slabs),
+        b"shards" => Some(Report::Shards),
+        _ => None,
+    };
+    if let Some(report) = report {
         if let Some(flow) = everywhere(session, Control::PublishStats, out, ctx) {
             return flow;
         }
         if ctx.route.shard_count() == 1 {
-            render_general_stats(out, ctx);
+            report::render(report, out, ctx);
         } else {
-            session.defer_general_stats(out, ctx);
+            session.defer_stats(report, out, ctx);
         }
         return Flow::Next;
     }
@@ -135,7 +141,7 @@ pub(super) fn stats(
                 _ => put(out, ProtoError::BadFormat.line()),
             }
         }
-        b"items" | b"slabs" | b"conns" => put(out, reply::END),
+        b"conns" => put(out, reply::END),
         b"sizes" => {
             stat_str(out, b"sizes_status", b"disabled");
             put(out, reply::END);
@@ -151,98 +157,6 @@ pub fn reset(stats: &mut ShardStats) {
     let keep = (stats.curr_connections, stats.total_connections);
     *stats = ShardStats::default();
     (stats.curr_connections, stats.total_connections) = keep;
-}
-
-/// (user, system) CPU time of the process, as (seconds, microseconds).
-fn rusage() -> ((u64, u32), (u64, u32)) {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `usage` points to writable memory of the size getrusage fills in.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
-    if rc != 0 {
-        return ((0, 0), (0, 0));
-    }
-    // SAFETY: getrusage returned 0, so it initialized the struct (it was zeroed anyway).
-    let usage = unsafe { usage.assume_init() };
-    let tv = |t: libc::timeval| (t.tv_sec.max(0) as u64, t.tv_usec.clamp(0, 999_999) as u32);
-    (tv(usage.ru_utime), tv(usage.ru_stime))
-}
-
-/// memcached's general `stats`, summed over every shard: this one's live counters plus what
-/// the others published on the board (the caller made them publish first).
-pub(super) fn render_general_stats(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
-    let mut sum = Snapshot {
-        shard: ctx.stats.clone(),
-        engine: ctx.store.stats(),
-    };
-    for shard in 0..ctx.board.shard_count() {
-        if shard != ctx.route.local() {
-            sum.add(&ctx.board.read(shard));
-        }
-    }
-    let s = &sum.shard;
-    let engine = sum.engine;
-    let server = ctx.server;
-    let now = ctx.clock.now_rel();
-    stat_u64(out, b"pid", u64::from(server.pid));
-    stat_u64(
-        out,
-        b"uptime",
-        u64::from(now.saturating_sub(UPTIME_OFFSET_SECS)),
-    );
-    stat_i64(out, b"time", ctx.clock.now_unix_secs());
-    stat_str(out, b"version", server.version.as_bytes());
-    stat_u64(out, b"pointer_size", usize::BITS as u64);
-    let (user, system) = rusage();
-    stat_secs_micros(out, b"rusage_user", user.0, user.1);
-    stat_secs_micros(out, b"rusage_system", system.0, system.1);
-    stat_u64(out, b"max_connections", u64::from(server.max_connections));
-    let counters: [(&[u8], u64); 37] = [
-        (b"curr_connections", s.curr_connections),
-        (b"total_connections", s.total_connections),
-        (b"rejected_connections", s.rejected_connections),
-        (b"cmd_get", s.cmd_get),
-        (b"cmd_set", s.cmd_set),
-        (b"cmd_flush", s.cmd_flush),
-        (b"cmd_touch", s.cmd_touch),
-        (b"cmd_meta", s.cmd_meta),
-        (b"get_hits", s.get_hits),
-        (b"get_misses", s.get_misses),
-        (b"get_expired", s.get_expired),
-        (b"get_flushed", s.get_flushed),
-        (b"delete_misses", s.delete_misses),
-        (b"delete_hits", s.delete_hits),
-        (b"incr_misses", s.incr_misses),
-        (b"incr_hits", s.incr_hits),
-        (b"decr_misses", s.decr_misses),
-        (b"decr_hits", s.decr_hits),
-        (b"cas_misses", s.cas_misses),
-        (b"cas_hits", s.cas_hits),
-        (b"cas_badval", s.cas_badval),
-        (b"touch_hits", s.touch_hits),
-        (b"touch_misses", s.touch_misses),
-        (b"store_too_large", s.store_too_large),
-        (b"store_no_memory", s.store_no_memory),
-        (b"auth_cmds", s.auth_cmds),
-        (b"auth_errors", s.auth_errors),
-        (b"bytes_read", s.bytes_read),
-        (b"bytes_written", s.bytes_written),
-        (b"limit_maxbytes", server.memory_limit_bytes as u64),
-        (b"accepting_conns", 1),
-        (b"listen_disabled_num", s.listen_disabled_num),
-        (b"threads", u64::from(server.threads)),
-        (b"conn_yields", s.conn_yields),
-        (b"bytes", engine.bytes),
-        (b"curr_items", engine.curr_items),
-        (b"total_items", engine.total_items),
-    ];
-    for (name, value) in counters {
-        stat_u64(out, name, value);
-    }
-    stat_u64(out, b"expired_unfetched", engine.expired_unfetched);
-    stat_u64(out, b"evicted_unfetched", engine.evicted_unfetched);
-    stat_u64(out, b"evictions", engine.evictions);
-    stat_u64(out, b"reclaimed", engine.reclaimed);
-    put(out, reply::END);
 }
 
 fn settings(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {

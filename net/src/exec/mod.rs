@@ -30,6 +30,7 @@ mod keyed;
 mod meta;
 mod misc;
 mod remote;
+mod report;
 mod retrieval;
 mod storage;
 mod write;
@@ -272,6 +273,7 @@ impl Session {
         }
         self.holes_mut()
             .push(out.len(), owner, remote::HoleKind::Reply);
+        ctx.stats.cross_shard_sent += 1;
         if data_here < data_len {
             self.state = State::Forwarding {
                 owner,
@@ -434,12 +436,12 @@ impl Session {
         (owner != ctx.route.local()).then_some(Flow::Forward { owner, data_len })
     }
 
-    /// Renders the general `stats` once every shard has published its counters (the holes
-    /// made by `fan_out` just before).
-    fn defer_general_stats(&mut self, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
+    /// Renders a `stats` report once every shard has published its counters (the holes made
+    /// by `fan_out` just before).
+    fn defer_stats(&mut self, report: report::Report, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
         let local = ctx.route.local();
         let holes = self.holes_mut();
-        holes.push(out.len(), local, remote::HoleKind::Stats);
+        holes.push(out.len(), local, remote::HoleKind::Stats(report));
         holes.run_local_steps(out, ctx);
     }
 

@@ -21,7 +21,7 @@
 //! shard has done its part: an empty reply) or for a *local step* that must run only after the
 //! holes before it are filled (`stats` renders the counters the other shards published).
 
-use super::misc;
+use super::report::{self, Report};
 use super::ShardCtx;
 use crate::route::SHARD_COUNT_MAX;
 
@@ -39,8 +39,8 @@ pub(super) enum HoleKind {
     /// (nothing of it is sent before all of it is here, as memcached sends a multi-get: some
     /// clients expect a short reply in one piece).
     GetKey { start: usize, from: usize },
-    /// A local step: render the general `stats` once the shards before it published theirs.
-    Stats,
+    /// A local step: render a `stats` report once the shards before it published theirs.
+    Stats(Report),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -214,11 +214,11 @@ impl Holes {
             if hole.filled {
                 continue;
             }
-            if hole.kind != HoleKind::Stats {
+            let HoleKind::Stats(report) = hole.kind else {
                 return;
-            }
+            };
             let before = out.len();
-            misc::render_general_stats(out, ctx);
+            report::render(report, out, ctx);
             let rendered = out.len() - before;
             out[hole.pos..].rotate_right(rendered);
             self.at_mut(index).filled = true;

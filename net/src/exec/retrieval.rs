@@ -146,6 +146,7 @@ fn ask_owner(
         session.blocked_on = Some(owner);
         return false;
     }
+    ctx.stats.cross_shard_sent += 1;
     let pos = out.len();
     session.holes_mut().push(
         pos,

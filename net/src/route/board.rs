@@ -7,7 +7,7 @@
 
 use std::sync::Mutex;
 
-use ringcache_engine::EngineStats;
+use ringcache_engine::{EngineStats, SlabClassStats};
 
 use crate::stats::ShardStats;
 
@@ -16,6 +16,9 @@ use crate::stats::ShardStats;
 pub struct Snapshot {
     pub shard: ShardStats,
     pub engine: EngineStats,
+    /// Per size class (`stats slabs`, `stats items`), indexed by class number; every shard has
+    /// the same classes.
+    pub classes: Vec<SlabClassStats>,
 }
 
 impl Snapshot {
@@ -32,7 +35,40 @@ impl Snapshot {
         a.evicted_unfetched += b.evicted_unfetched;
         a.limit_maxbytes += b.limit_maxbytes;
         a.slabs_moved += b.slabs_moved;
+        a.slab_reassign_busy_items += b.slab_reassign_busy_items;
+        a.slab_rebalance_moves += b.slab_rebalance_moves;
+        a.crawler_items_checked += b.crawler_items_checked;
+        a.crawler_reclaimed += b.crawler_reclaimed;
+        a.get_expired += b.get_expired;
+        a.get_flushed += b.get_flushed;
+        for other in &other.classes {
+            match self.classes.iter_mut().find(|c| c.class == other.class) {
+                Some(mine) => add_class(mine, other),
+                None => self.classes.push(*other),
+            }
+        }
+        self.classes.sort_by_key(|c| c.class);
     }
+}
+
+/// Sums one class's counters; ages are the oldest of the shards'.
+fn add_class(a: &mut SlabClassStats, b: &SlabClassStats) {
+    a.total_pages += b.total_pages;
+    a.total_chunks += b.total_chunks;
+    a.used_chunks += b.used_chunks;
+    a.free_chunks += b.free_chunks;
+    a.free_chunks_end += b.free_chunks_end;
+    a.number += b.number;
+    a.number_small += b.number_small;
+    a.age = a.age.max(b.age);
+    a.evicted += b.evicted;
+    a.evicted_unfetched += b.evicted_unfetched;
+    a.evicted_time = a.evicted_time.max(b.evicted_time);
+    a.expired_unfetched += b.expired_unfetched;
+    a.reclaimed += b.reclaimed;
+    a.crawler_reclaimed += b.crawler_reclaimed;
+    a.outofmemory += b.outofmemory;
+    a.moves_to_main += b.moves_to_main;
 }
 
 pub struct StatsBoard {

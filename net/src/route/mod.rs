@@ -134,8 +134,6 @@ pub struct Router {
     shard_count: usize,
     /// `requests[owner]`: the channel to `owner`; `None` for the local shard.
     requests: Vec<Option<Sender>>,
-    /// Messages this shard forwarded to another (`stats`: cross-core hops).
-    pub forwarded_count: u64,
 }
 
 impl Router {
@@ -145,7 +143,6 @@ impl Router {
             local: 0,
             shard_count: 1,
             requests: vec![None],
-            forwarded_count: 0,
         }
     }
 
@@ -157,7 +154,6 @@ impl Router {
             local,
             shard_count: requests.len(),
             requests,
-            forwarded_count: 0,
         }
     }
 
@@ -200,18 +196,14 @@ impl Router {
             conn_generation: conn.generation,
             len: len as u32,
         };
-        let sent = sender.try_send(header, |buf| {
+        sender.try_send(header, |buf| {
             let mut at = 0;
             for part in parts {
                 buf[at..at + part.len()].copy_from_slice(part);
                 at += part.len();
             }
             at
-        });
-        if sent {
-            self.forwarded_count += 1;
-        }
-        sent
+        })
     }
 
     /// Sends `control` to every other shard. The caller checked

@@ -95,8 +95,6 @@ pub struct Inbound {
     proxies: Vec<Option<Box<Proxy>>>,
     /// `stalled[src]`: the proxy slot whose reply did not fit.
     stalled: Vec<Option<u32>>,
-    /// Requests served for other shards (`stats`).
-    pub served_count: u64,
 }
 
 impl Inbound {
@@ -116,7 +114,6 @@ impl Inbound {
             conn_limit,
             proxies: (0..shard_count * conn_limit).map(|_| None).collect(),
             stalled: vec![None; shard_count],
-            served_count: 0,
         }
     }
 
@@ -200,7 +197,7 @@ impl Inbound {
                     );
                     assert!(step != exec::Step::Blocked, "a proxy never forwards");
                     proxy.done_owed = proxy.session.is_idle();
-                    self.served_count += u64::from(proxy.done_owed);
+                    core.stats.cross_shard_served += u64::from(proxy.done_owed);
                     requests.pop();
                     if !proxy.ship(conn.slot, replies) {
                         self.stalled[src] = Some(conn.slot);

@@ -8,6 +8,11 @@
 //! file explores its interleavings in well under two minutes. A lost wake-up shows up as loom's
 //! "deadlock" (every thread blocked in `Parker::wait`); a data race on a slot as a causality
 //! violation; a lost or reordered message as an assertion failure.
+//!
+//! loom 0.7.3 does not enforce RMW atomicity against later plain stores (tokio-rs/loom#254), which
+//! made the two-shard model report a lost wake-up that cannot happen; `runtime::sync` works around
+//! it for the channel's flags, and `loom_limitation_rmw_atomicity_is_not_enforced_on_later_stores`
+//! pins the bug so the workaround is dropped once loom fixes it.
 #![cfg(loom)]
 
 use loom::sync::Arc;
@@ -190,5 +195,29 @@ fn loom_sanity_dekker_swap() {
         let a = x.swap(false, SeqCst);
         let b = t.join().unwrap();
         assert!(a || b, "both missed");
+    });
+}
+
+#[test]
+#[should_panic(expected = "stale value after an RMW")]
+/// Pins the loom 0.7.3 bug that `runtime::sync` works around for the channel's flags (its
+/// `loom_rmw_atomicity` doc has the details; tokio-rs/loom#254, #389). In C++/Rust this assert
+/// cannot fail: if the swap read the initial `false`, it directly follows the initial value in
+/// the modification order, so the later `store(true)` follows the swap, and the load after `join`
+/// must return `true`. loom lets the load return the swap's `false`. When a loom upgrade makes
+/// this test fail ("did not panic"), delete the workaround in `runtime::sync` and this test.
+fn loom_limitation_rmw_atomicity_is_not_enforced_on_later_stores() {
+    use loom::sync::atomic::{AtomicBool, Ordering::*};
+    loom::model(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let flag2 = Arc::clone(&flag);
+        let swapper = thread::spawn(move || flag2.swap(false, Relaxed));
+        flag.store(true, Relaxed);
+        let swap_read = swapper.join().unwrap();
+        let last = flag.load(Relaxed);
+        assert!(
+            swap_read || last,
+            "loom returned a stale value after an RMW"
+        );
     });
 }

@@ -93,7 +93,9 @@
 //!
 //! The loom models in `net/tests/loom_channel.rs` check both directions, and both at once.
 //! Fences are used rather than SeqCst read-modify-writes because loom models SeqCst RMWs only as
-//! AcqRel, but SeqCst fences exactly.
+//! AcqRel, but SeqCst fences exactly. Under loom, the `AtomicBool` of `runtime::sync` writes every
+//! flag store as a swap: loom 0.7.3 does not order a plain store after another thread's earlier
+//! RMW of the same flag, and so reports false lost wake-ups here (details in `runtime::sync`).
 //!
 //! # Costs
 //! A send: one slot write, one Release store; the shared `head` line is read only when the cached
@@ -153,7 +155,9 @@ impl<T> std::ops::Deref for CachePadded<T> {
 
 /// The sleeping side of the wake-up protocol: one per shard. Production: an eventfd (the shard
 /// keeps an io_uring Read armed on [`fd`](Parker::fd)); under loom: a `Mutex<u64>` + `Condvar`
-/// standing in for the eventfd's counter.
+/// standing in for the eventfd's counter (same semantics: a write adds one, a read waits for a
+/// non-zero count and takes all of it, and the kernel orders a read after the write it sees, as
+/// the mutex does).
 pub struct Parker {
     parked: CachePadded<AtomicBool>,
     #[cfg(not(loom))]

@@ -175,6 +175,28 @@ impl Args {
     }
 }
 
+/// Below this many MiB of `-m` per shard, items of many different sizes compete for too few
+/// 1 MiB pages (each size class in use needs at least one) and evict each other early.
+pub const SHARD_MEMORY_COMFORT_MIB: usize = 64;
+
+impl ServerConfig {
+    /// Advice printed at start-up (the settings work, but may not be what the operator wants).
+    pub fn warnings(&self) -> Vec<String> {
+        let shard_mib = (self.memory_limit_bytes / self.shard_count as usize) >> 20;
+        let mut warnings = Vec::new();
+        if self.shard_count > 1 && shard_mib < SHARD_MEMORY_COMFORT_MIB {
+            warnings.push(format!(
+                "-m {} over {} shards leaves {shard_mib} MiB per shard: each size class in use \
+                 takes whole 1 MiB pages, so items of many sizes will evict each other early; \
+                 give each shard at least {SHARD_MEMORY_COMFORT_MIB} MiB (raise -m or lower -t)",
+                self.memory_limit_bytes >> 20,
+                self.shard_count
+            ));
+        }
+        warnings
+    }
+}
+
 /// Parses a CPU list such as `0-3,8,10-11` (as in taskset and /sys): ascending, no repeats.
 pub fn parse_cpu_list(list: &str) -> Result<Vec<usize>, String> {
     let mut cpus = Vec::new();
@@ -330,6 +352,20 @@ mod tests {
             .unwrap_err()
             .contains("empty range"));
         assert!(config(&["--cpus", "x"]).unwrap_err().contains("not a CPU"));
+    }
+
+    #[test]
+    fn small_shards_are_warned_about() {
+        assert!(config(&["-t", "1", "-m", "64"])
+            .unwrap()
+            .warnings()
+            .is_empty());
+        assert!(config(&["-t", "2", "-m", "128"])
+            .unwrap()
+            .warnings()
+            .is_empty());
+        let warnings = config(&["-t", "4", "-m", "64"]).unwrap().warnings();
+        assert!(warnings[0].contains("16 MiB per shard"), "{warnings:?}");
     }
 
     #[test]

@@ -17,6 +17,9 @@ fn main() {
         Ok(config) => config,
         Err(message) => fail(&message),
     };
+    for warning in config.warnings() {
+        eprintln!("ringcache: warning: {warning}");
+    }
     let server = match Server::start(&config) {
         Ok(server) => server,
         Err(message) => fail(&message),

@@ -221,7 +221,8 @@ impl Session {
                 State::Idle => match frame(&input[pos..]) {
                     Frame::Incomplete => return (pos, Step::NeedInput),
                     Frame::TooLong => {
-                        out.truncate(out_len_at_start);
+                        // Never below a hole: the replies it waits for are still coming.
+                        out.truncate(out_len_at_start.max(self.hole_end()));
                         return (pos, Step::Close);
                     }
                     Frame::Line { text, len } => match self.execute(text, out, ctx) {
@@ -281,6 +282,11 @@ impl Session {
             };
         }
         Some(bytes.len())
+    }
+
+    /// Output offset just past the last hole (0 with none).
+    fn hole_end(&self) -> usize {
+        self.holes.as_ref().map_or(0, |h| h.end())
     }
 
     fn hole_room(&self) -> usize {

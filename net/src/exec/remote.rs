@@ -96,6 +96,11 @@ impl Holes {
         self.len == 0
     }
 
+    /// The position of the newest hole (0 with none).
+    pub(super) fn end(&self) -> usize {
+        self.len.checked_sub(1).map_or(0, |i| self.at(i).pos)
+    }
+
     pub(super) fn push(&mut self, pos: usize, owner: usize, kind: HoleKind) {
         assert!(
             self.len < REMOTE_INFLIGHT_MAX,

@@ -20,8 +20,12 @@ pub mod token;
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
+
+// The facade's Arc (std's, or loom's under `--cfg loom`, where this code is compiled but
+// never run) because the channels take their parkers in it.
 use std::thread::JoinHandle;
+use sync::Arc;
 
 use ringcache_engine::{Clock, Config as EngineConfig, Store};
 

@@ -12,7 +12,6 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use ringcache_engine::{Clock, Store};
@@ -20,6 +19,7 @@ use ringcache_engine::{Clock, Store};
 use super::channel::Parker;
 use super::conn::{Conn, ConnTable, Phase};
 use super::remote::Inbound;
+use super::sync::Arc;
 use super::token::{Op, Token};
 use crate::exec::{RuntimeSettings, ServerInfo, ShardCtx, Step};
 use crate::route::board::{Snapshot, StatsBoard};

@@ -8,36 +8,20 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringcache_net::config::ServerConfig;
 use ringcache_net::route::shard_of;
 use ringcache_net::runtime::Server;
+
+mod common;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 const SHARD_COUNTS: [u32; 2] = [2, 4];
 
 fn start(shard_count: u32, conn_limit: u32) -> (Server, SocketAddr) {
-    let config = ServerConfig {
-        listen_addrs: vec!["127.0.0.1:0".parse().unwrap()],
-        memory_limit_bytes: 128 << 20,
-        conn_limit,
-        shard_count,
-        cpus: ringcache_net::runtime::cpu::allowed_cpus().unwrap(),
-        item_size_max_bytes: 1 << 20,
-        evict_when_full: true,
-        cas_enabled: true,
-        verbosity: 0,
-    };
-    let server = Server::start(&config).expect("server starts");
-    let addr = SocketAddr::from(([127, 0, 0, 1], server.ports[0]));
-    (server, addr)
+    common::start(shard_count, conn_limit, 128)
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_nodelay(true).unwrap();
-    stream
+    common::connect(addr, IO_TIMEOUT)
 }
 
 /// Sends `request` from a writer thread (so that a large pipeline cannot deadlock on full

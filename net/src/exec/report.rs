@@ -36,11 +36,7 @@ pub(super) fn render(report: Report, out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) 
 fn shards(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
     for shard in 0..ctx.board.shard_count() {
         let snapshot = if shard == ctx.route.local() {
-            Snapshot {
-                shard: ctx.stats.clone(),
-                engine: ctx.store.stats(),
-                classes: Vec::new(),
-            }
+            Snapshot::live(ctx.stats, ctx.store, ctx.clock)
         } else {
             ctx.board.read(shard)
         };
@@ -66,11 +62,7 @@ fn shards(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
 
 /// This shard's live counters plus what the others published.
 fn gather(ctx: &mut ShardCtx<'_>) -> Snapshot {
-    let mut sum = Snapshot {
-        shard: ctx.stats.clone(),
-        engine: ctx.store.stats(),
-        classes: ctx.store.slab_class_stats(ctx.clock).collect(),
-    };
+    let mut sum = Snapshot::live(ctx.stats, ctx.store, ctx.clock);
     for shard in 0..ctx.board.shard_count() {
         if shard != ctx.route.local() {
             sum.add(&ctx.board.read(shard));

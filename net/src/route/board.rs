@@ -7,7 +7,7 @@
 
 use std::sync::Mutex;
 
-use ringcache_engine::{EngineStats, SlabClassStats};
+use ringcache_engine::{Clock, EngineStats, SlabClassStats, Store};
 
 use crate::stats::ShardStats;
 
@@ -22,6 +22,15 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A shard's counters as they are now.
+    pub fn live(stats: &ShardStats, store: &Store, clock: &Clock) -> Snapshot {
+        Snapshot {
+            shard: stats.clone(),
+            engine: store.stats(),
+            classes: store.slab_class_stats(clock).collect(),
+        }
+    }
+
     /// Adds another shard's counters (gauges such as `curr_items` add up too).
     pub fn add(&mut self, other: &Snapshot) {
         self.shard.add(&other.shard);

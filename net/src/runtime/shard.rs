@@ -64,11 +64,7 @@ impl Core {
 
     /// Leaves a copy of this shard's counters on the board for another shard's `stats`.
     pub fn publish_stats(&mut self) {
-        let snapshot = Snapshot {
-            shard: self.stats.clone(),
-            engine: self.store.stats(),
-            classes: self.store.slab_class_stats(&self.clock).collect(),
-        };
+        let snapshot = Snapshot::live(&self.stats, &self.store, &self.clock);
         self.board.publish(self.route.local(), &snapshot);
     }
 }

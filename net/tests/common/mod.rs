@@ -1,0 +1,34 @@
+//! An in-process server on a free port, shared by the runtime test files.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use ringcache_net::config::ServerConfig;
+use ringcache_net::runtime::Server;
+
+/// Starts `shard_count` shards on 127.0.0.1:0 with `memory_limit_mib` of `-m`.
+pub fn start(shard_count: u32, conn_limit: u32, memory_limit_mib: usize) -> (Server, SocketAddr) {
+    let config = ServerConfig {
+        listen_addrs: vec!["127.0.0.1:0".parse().unwrap()],
+        memory_limit_bytes: memory_limit_mib << 20,
+        conn_limit,
+        shard_count,
+        cpus: ringcache_net::runtime::cpu::allowed_cpus().unwrap(),
+        item_size_max_bytes: 1 << 20,
+        evict_when_full: true,
+        cas_enabled: true,
+        verbosity: 0,
+    };
+    let server = Server::start(&config).expect("server starts");
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.ports[0]));
+    (server, addr)
+}
+
+/// A client socket with `io_timeout` on reads and writes, Nagle off.
+pub fn connect(addr: SocketAddr, io_timeout: Duration) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(io_timeout)).unwrap();
+    stream.set_write_timeout(Some(io_timeout)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}

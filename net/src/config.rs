@@ -71,6 +71,10 @@ pub struct Args {
     /// Print the version and exit.
     #[arg(short = 'V', long = "version")]
     pub version: bool,
+
+    /// Serve Prometheus metrics over HTTP (`GET /metrics`) on this port [default: off].
+    #[arg(long = "metrics-port", value_name = "PORT")]
+    pub metrics_port: Option<u16>,
 }
 
 /// The checked configuration the server runs with.
@@ -86,6 +90,8 @@ pub struct ServerConfig {
     pub evict_when_full: bool,
     pub cas_enabled: bool,
     pub verbosity: u32,
+    /// Where `GET /metrics` is served (the first listen address's IP), if anywhere.
+    pub metrics_port: Option<u16>,
 }
 
 /// Parses a size such as `1048576`, `512k`, `2m` or `1g` (memcached's `-I` syntax).
@@ -171,6 +177,7 @@ impl Args {
             evict_when_full: !self.disable_evictions,
             cas_enabled: !self.disable_cas,
             verbosity: u32::from(self.verbose),
+            metrics_port: self.metrics_port,
         })
     }
 }

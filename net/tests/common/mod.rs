@@ -18,6 +18,7 @@ pub fn start(shard_count: u32, conn_limit: u32, memory_limit_mib: usize) -> (Ser
         evict_when_full: true,
         cas_enabled: true,
         verbosity: 0,
+        metrics_port: None,
     };
     let server = Server::start(&config).expect("server starts");
     let addr = SocketAddr::from(([127, 0, 0, 1], server.ports[0]));

@@ -122,8 +122,8 @@ pub fn cpu_governor(host: &Host, plan: &Plan) -> Finding {
         ),
         format!(
             "for c in {}; do echo performance > /sys/devices/system/cpu/cpu$c/cpufreq/scaling_governor; \
-             done (or cpupower frequency-set -g performance; to keep it: cpupower.service or a \
-             tmpfiles.d line per core)",
+             done (or cpupower frequency-set -g performance; to keep it: a tmpfiles.d line per \
+             core, 'w /sys/devices/system/cpu/cpuN/cpufreq/scaling_governor - - - - performance')",
             cores.join(" ")
         ),
     )

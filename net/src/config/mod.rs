@@ -142,9 +142,10 @@ pub fn load(
     }
     let from_flags = args.to_settings()?;
     let env = settings::EnvSettings::read(env)?;
-    let from_file = match args.config.clone().or(env.config_path) {
-        Some(path) => Settings::from_file(&path)?,
-        None => Settings::default(),
+    let from_file = match (&args.config, &env.config_path) {
+        (Some(path), _) => Settings::from_file(path, "--config ")?,
+        (None, Some(path)) => Settings::from_file(path, "RINGCACHE_CONFIG=")?,
+        (None, None) => Settings::default(),
     };
     let merged = from_flags.over(env.settings).over(from_file);
     let config = merged.check()?;

@@ -107,9 +107,10 @@ impl Settings {
         toml::from_str(text).map_err(|e| format!("{origin}: {}", e.to_string().trim_end()))
     }
 
-    /// Reads the `--config` file.
-    pub fn from_file(path: &Path) -> Result<Settings, String> {
-        let origin = format!("--config {}", path.display());
+    /// Reads the configuration file; `source` says who named it in errors (`--config` or
+    /// `RINGCACHE_CONFIG=`).
+    pub fn from_file(path: &Path, source: &str) -> Result<Settings, String> {
+        let origin = format!("{source}{}", path.display());
         let text = std::fs::read_to_string(path).map_err(|e| format!("{origin}: {e}"))?;
         Settings::from_toml(&text, &origin)
     }

@@ -393,7 +393,16 @@ fn config_file_errors_name_the_file_and_key() {
         assert!(error.contains(expected), "{name}: {error}");
     }
     let error = config(&["--config", "/nonexistent/ringcache.toml"]).unwrap_err();
-    assert!(error.contains("/nonexistent/ringcache.toml") && error.contains("No such file"));
+    assert!(
+        error.starts_with("--config /nonexistent/ringcache.toml: No such file"),
+        "{error}"
+    );
+    let env = [("RINGCACHE_CONFIG", "/nonexistent/ringcache.toml")];
+    let error = config_env(&[], &env).unwrap_err();
+    assert!(
+        error.starts_with("RINGCACHE_CONFIG=/nonexistent/ringcache.toml: "),
+        "{error}"
+    );
 }
 
 #[test]

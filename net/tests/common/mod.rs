@@ -19,6 +19,8 @@ pub fn start(shard_count: u32, conn_limit: u32, memory_limit_mib: usize) -> (Ser
         cas_enabled: true,
         verbosity: 0,
         metrics_port: None,
+        listen_backlog_count: ringcache_net::config::LISTEN_BACKLOG_DEFAULT,
+        coredumps_enabled: false,
     };
     let server = Server::start(&config).expect("server starts");
     let addr = SocketAddr::from(([127, 0, 0, 1], server.ports[0]));

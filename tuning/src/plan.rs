@@ -2,16 +2,12 @@
 //! limit, chosen as `ringcache` chooses them from the same flags, and what those need.
 
 use ringcache_net::route::SHARD_COUNT_MAX;
-use ringcache_net::runtime::limits::NOFILE_HEADROOM_COUNT;
+use ringcache_net::runtime::limits::nofile_needed;
 use ringcache_net::runtime::shard::SQ_ENTRIES_COUNT;
 use serde::Serialize;
 
 /// ringcache's default `-c`.
 pub const CONN_LIMIT_DEFAULT: u32 = 1024;
-
-/// Descriptors per shard beyond its connections (its listener, its ring, its eventfd and one
-/// spare), as `ensure_nofile` in `net/src/runtime/limits.rs` counts them.
-pub const NOFILE_PER_SHARD_COUNT: u64 = 4;
 
 /// What ringcache would run with.
 #[derive(Clone, Debug, Serialize)]
@@ -68,9 +64,7 @@ impl Plan {
 
     /// Open files the server needs: the server's own rule (`ensure_nofile`).
     pub fn nofile_needed_count(&self) -> u64 {
-        u64::from(self.conn_limit)
-            + NOFILE_HEADROOM_COUNT
-            + NOFILE_PER_SHARD_COUNT * u64::from(self.shard_count)
+        nofile_needed(self.conn_limit, self.shard_count)
     }
 
     /// Completion-queue entries of one shard's ring, as the runtime sizes them

@@ -3,10 +3,10 @@
 
 use super::io_uring::kernel_version;
 use crate::host::{Limit, Resource};
-use crate::plan::{Plan, NOFILE_PER_SHARD_COUNT};
+use crate::plan::Plan;
 use crate::report::Finding;
 use crate::Host;
-use ringcache_net::runtime::limits::NOFILE_HEADROOM_COUNT;
+use ringcache_net::runtime::limits::{NOFILE_HEADROOM_COUNT, NOFILE_PER_SHARD_COUNT};
 
 /// From this release, ring memory is charged to the memory cgroup, not to `RLIMIT_MEMLOCK`.
 const KERNEL_RINGS_UNLOCKED: (u32, u32) = (5, 12);

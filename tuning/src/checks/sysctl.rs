@@ -2,7 +2,7 @@
 //! `tuning/sysctl/90-ringcache.conf` sets (a test holds the drop-in to this table), and the
 //! checks that are nothing but a sysctl: the accept and SYN backlogs and the packet backlog.
 
-use ringcache_net::runtime::listener::LISTEN_BACKLOG;
+use ringcache_net::config::LISTEN_BACKLOG_DEFAULT as LISTEN_BACKLOG;
 
 use crate::report::{Finding, Status};
 use crate::Host;

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod proto;
 pub mod route;
 pub mod runtime;
+pub mod service_time;
 pub mod stats;
 
 /// The version ringcache reports to clients (`version`, `stats`): the memcached release whose

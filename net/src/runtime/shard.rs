@@ -537,7 +537,9 @@ impl Shard {
         );
         let mut ctx = self.core.ctx(ConnId { slot, generation });
         let input = &conn.read_buf[conn.start..conn.end];
+        ctx.stats.service.begin_batch();
         let (consumed, step) = conn.session.process(input, &mut conn.pending, &mut ctx);
+        ctx.stats.service.end_batch();
         conn.consume(consumed);
         conn.last_step = step;
         flush(&mut self.ring, conn, slot);

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod exec;
+pub mod metrics;
 pub mod proto;
 pub mod route;
 pub mod runtime;

@@ -23,6 +23,10 @@
 //! requests it answers: every request that call completes gets the call's elapsed time, which
 //! under the definition above is exact, since their replies leave together. Plus one clock
 //! read per delivery of cross-core replies that makes a request sendable.
+//! Measured on the 2-core development VM (busy with other builds, so roughly): `Instant::now`
+//! takes 55-65 ns, so about 120 ns per call; one get through `Session::process` took 250-450 ns
+//! without the clock and 280-680 ns with it; at 16 pipelined gets per call the difference was
+//! within the run-to-run noise (±30%). `cargo bench -p ringcache-net --bench service_time`.
 //!
 //! Buckets: upper bounds 0.5 µs · 2^i for i in 0..[`BUCKET_COUNT`] (0.5 µs to about 1.05 s),
 //! then an overflow bucket.

@@ -1,22 +1,11 @@
-//! `ringcache`: the server binary. Parses memcached's flags, starts the shards, serves.
+//! `ringcache`: the server binary. Reads its configuration (flags, `RINGCACHE_*`, `--config`),
+//! starts the shards, serves.
 
-use clap::Parser;
-use ringcache_net::config::Args;
+use ringcache_net::config;
 use ringcache_net::runtime::Server;
 
 fn main() {
-    let args = Args::parse();
-    if args.version {
-        println!(
-            "ringcache {} (memcached 1.6.18 text protocol)",
-            ringcache_net::PACKAGE_VERSION
-        );
-        return;
-    }
-    let config = match args.to_config() {
-        Ok(config) => config,
-        Err(message) => fail(&message),
-    };
+    let config = config::load_or_exit();
     for warning in config.warnings() {
         eprintln!("ringcache: warning: {warning}");
     }

@@ -6,8 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd};
 
-/// memcached's default listen backlog (`-b`).
-pub const LISTEN_BACKLOG: i32 = 1024;
+use super::port_holder::{self, Holder};
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
@@ -37,9 +36,10 @@ fn set_int_option(
 }
 
 /// Opens, binds and listens on `addr` with SO_REUSEADDR, SO_REUSEPORT and TCP_NODELAY (which
-/// accepted sockets inherit).
-pub fn listen(addr: SocketAddr) -> io::Result<OwnedFd> {
-    open(addr, true)
+/// accepted sockets inherit), queueing up to `backlog_count` connections (`-b`; the kernel caps
+/// it at net.core.somaxconn).
+pub fn listen(addr: SocketAddr, backlog_count: u32) -> io::Result<OwnedFd> {
+    open(addr, Some(backlog_count))
 }
 
 /// Fails with `EADDRINUSE` if anything else listens on `addr`: a socket without SO_REUSEPORT
@@ -49,7 +49,7 @@ pub fn probe(addr: SocketAddr) -> io::Result<()> {
     if addr.port() == 0 {
         return Ok(());
     }
-    open(addr, false).map(drop)
+    open(addr, None).map(drop)
 }
 
 /// One listening socket per shard on every address (the same port for all shards, also when
@@ -57,6 +57,7 @@ pub fn probe(addr: SocketAddr) -> io::Result<()> {
 pub fn open_all(
     addrs: &[SocketAddr],
     shard_count: usize,
+    backlog_count: u32,
 ) -> Result<(Vec<Vec<OwnedFd>>, Vec<u16>), String> {
     let mut per_shard: Vec<Vec<OwnedFd>> = (0..shard_count).map(|_| Vec::new()).collect();
     let mut ports = Vec::with_capacity(addrs.len());
@@ -64,7 +65,7 @@ pub fn open_all(
         probe(addr).map_err(|e| explain(addr, &e))?;
         let mut bound = addr;
         for fds in per_shard.iter_mut() {
-            let fd = listen(bound).map_err(|e| explain(bound, &e))?;
+            let fd = listen(bound, backlog_count).map_err(|e| explain(bound, &e))?;
             if bound.port() == 0 {
                 bound.set_port(local_port(&fd).map_err(|e| format!("getsockname: {e}"))?);
             }
@@ -78,10 +79,7 @@ pub fn open_all(
 /// A listen error as the operator's fix.
 fn explain(addr: SocketAddr, e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(libc::EADDRINUSE) => format!(
-            "cannot listen on {addr}: the port is in use (another memcached or ringcache? \
-             stop it or choose another -p)"
-        ),
+        Some(libc::EADDRINUSE) => in_use(addr, &port_holder::holders_of(addr.port())),
         Some(libc::EADDRNOTAVAIL) => {
             format!("cannot listen on {addr}: no such local address (check -l)")
         }
@@ -93,7 +91,31 @@ fn explain(addr: SocketAddr, e: &io::Error) -> String {
     }
 }
 
-fn open(addr: SocketAddr, reuse_port: bool) -> io::Result<OwnedFd> {
+/// "Port in use", naming the processes that listen on it when /proc shows them.
+pub fn in_use(addr: SocketAddr, holders: &[Holder]) -> String {
+    let port = addr.port();
+    let who = match holders {
+        [] => {
+            format!("by a process this user cannot see (find it with: ss -ltnp 'sport = :{port}')")
+        }
+        _ => {
+            let names: Vec<String> = holders
+                .iter()
+                .map(|h| format!("{} (pid {})", h.command, h.pid))
+                .collect();
+            format!("by {}", names.join(", "))
+        }
+    };
+    format!(
+        "cannot listen on {addr}: the port is in use {who}: stop it, or give ringcache another \
+         port (-p, or host:port in -l)"
+    )
+}
+
+/// A socket bound to `addr`; listening with `backlog_count` and SO_REUSEPORT if given, else
+/// only bound (the probe).
+fn open(addr: SocketAddr, backlog_count: Option<u32>) -> io::Result<OwnedFd> {
+    let reuse_port = backlog_count.is_some();
     let family = if addr.is_ipv4() {
         libc::AF_INET
     } else {
@@ -115,9 +137,10 @@ fn open(addr: SocketAddr, reuse_port: bool) -> io::Result<OwnedFd> {
     let (storage, len) = sockaddr_of(addr);
     // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family.
     check(unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) })?;
-    if reuse_port {
+    if let Some(backlog_count) = backlog_count {
+        let backlog = i32::try_from(backlog_count).unwrap_or(i32::MAX);
         // SAFETY: plain listen(2) on our socket.
-        check(unsafe { libc::listen(raw, LISTEN_BACKLOG) })?;
+        check(unsafe { libc::listen(raw, backlog) })?;
     }
     Ok(fd)
 }
@@ -182,4 +205,35 @@ fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
         }
     };
     (storage, len as libc::socklen_t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_in_use_names_the_holder_and_the_fix() {
+        let addr: SocketAddr = "127.0.0.1:11211".parse().unwrap();
+        let holders = [Holder {
+            pid: 4242,
+            command: "memcached".into(),
+        }];
+        let message = in_use(addr, &holders);
+        assert!(
+            message.contains("in use by memcached (pid 4242)"),
+            "{message}"
+        );
+        assert!(message.contains("another port (-p"), "{message}");
+        let message = in_use(addr, &[]);
+        assert!(message.contains("ss -ltnp 'sport = :11211'"), "{message}");
+    }
+
+    #[test]
+    fn a_held_port_is_explained_with_this_process() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = held.local_addr().unwrap();
+        let message = open_all(&[addr], 1, 16).map(drop).unwrap_err();
+        let pid = std::process::id();
+        assert!(message.contains(&format!("(pid {pid})")), "{message}");
+    }
 }

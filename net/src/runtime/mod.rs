@@ -13,7 +13,9 @@ pub mod conn;
 pub mod cpu;
 pub mod limits;
 pub mod listener;
+pub mod port_holder;
 pub mod remote;
+pub mod ring_setup;
 pub mod shard;
 pub(crate) mod sync;
 pub mod token;
@@ -99,11 +101,15 @@ pub struct Server {
 impl Server {
     /// Starts every shard and returns once all of them listen, or the first set-up error.
     pub fn start(config: &ServerConfig) -> Result<Server, String> {
-        limits::ensure_nofile(config.conn_limit, config.shard_count)?;
+        limits::prepare_process(config)?;
         let cpus = &config.cpus;
         assert!(!cpus.is_empty(), "the configuration names the cores");
         let shard_count = config.shard_count as usize;
-        let (listeners, ports) = listener::open_all(&config.listen_addrs, shard_count)?;
+        let (listeners, ports) = listener::open_all(
+            &config.listen_addrs,
+            shard_count,
+            config.listen_backlog_count,
+        )?;
         // Served on the first listen address's IP (so `-l 0.0.0.0` exposes it too).
         let metrics_listener = config
             .metrics_port

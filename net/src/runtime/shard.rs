@@ -152,21 +152,7 @@ pub fn new_ring(cq_entries_count: u32) -> Result<IoUring, String> {
             .build(SQ_ENTRIES_COUNT),
         Err(e) => Err(e),
     };
-    result.map_err(|e| match e.raw_os_error() {
-        Some(libc::EPERM) | Some(libc::EACCES) => format!(
-            "io_uring is not permitted ({e}): set sysctl kernel.io_uring_disabled=0 \
-             (or 1 with this user in kernel.io_uring_group) and allow io_uring_setup in any \
-             seccomp profile (container runtimes often block it)"
-        ),
-        Some(libc::ENOSYS) => {
-            format!("this kernel has no io_uring ({e}): ringcache needs Linux 6.1 or later")
-        }
-        Some(libc::ENOMEM) => format!(
-            "cannot create the io_uring ring ({e}): raise RLIMIT_MEMLOCK \
-             (ulimit -l unlimited, or LimitMEMLOCK=infinity in the systemd unit)"
-        ),
-        _ => format!("cannot create the io_uring ring: {e}"),
-    })
+    result.map_err(|e| super::ring_setup::explain(&e, cq_entries_count))
 }
 
 /// Queues `entry`, submitting first if the submission queue is full.

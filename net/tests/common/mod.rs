@@ -31,6 +31,8 @@ pub fn config(shard_count: u32, conn_limit: u32, memory_limit_mib: usize) -> Ser
         cas_enabled: true,
         verbosity: 0,
         metrics_port: None,
+        listen_backlog_count: ringcache_net::config::LISTEN_BACKLOG_DEFAULT,
+        coredumps_enabled: false,
     }
 }
 

@@ -5,9 +5,11 @@
 
 pub mod config;
 pub mod exec;
+pub mod metrics;
 pub mod proto;
 pub mod route;
 pub mod runtime;
+pub mod service_time;
 pub mod stats;
 
 /// The version ringcache reports to clients (`version`, `stats`): the memcached release whose

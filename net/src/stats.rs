@@ -5,6 +5,110 @@
 //! counters and renders `stats`. Add fields freely; keep them plain `u64`.
 //!
 //! Field names are memcached 1.6.18's `stats` names; `exec::misc` prints them in its order.
+//! `commands` and `service` are ringcache's own, exported only as metrics (`metrics`).
+
+use crate::service_time::ServiceTimes;
+
+/// A request's command, as counted in [`ShardStats::commands`] (the `command` label of
+/// `ringcache_commands_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Get,
+    Gets,
+    Gat,
+    Gats,
+    Set,
+    Add,
+    Replace,
+    Append,
+    Prepend,
+    Cas,
+    Incr,
+    Decr,
+    Touch,
+    Delete,
+    FlushAll,
+    Verbosity,
+    Version,
+    Stats,
+    Quit,
+    MetaGet,
+    MetaSet,
+    MetaDelete,
+    MetaArith,
+    MetaDebug,
+    MetaNoop,
+    /// A line answered with an error (unknown command, bad format, too large, ...).
+    Invalid,
+}
+
+impl Command {
+    pub const COUNT: usize = Command::Invalid as usize + 1;
+
+    /// Every command, in `COUNT` order.
+    pub const ALL: [Command; Command::COUNT] = [
+        Command::Get,
+        Command::Gets,
+        Command::Gat,
+        Command::Gats,
+        Command::Set,
+        Command::Add,
+        Command::Replace,
+        Command::Append,
+        Command::Prepend,
+        Command::Cas,
+        Command::Incr,
+        Command::Decr,
+        Command::Touch,
+        Command::Delete,
+        Command::FlushAll,
+        Command::Verbosity,
+        Command::Version,
+        Command::Stats,
+        Command::Quit,
+        Command::MetaGet,
+        Command::MetaSet,
+        Command::MetaDelete,
+        Command::MetaArith,
+        Command::MetaDebug,
+        Command::MetaNoop,
+        Command::Invalid,
+    ];
+
+    /// The command's name on the wire (`invalid` for error lines).
+    pub fn label(self) -> &'static str {
+        match self {
+            Command::Get => "get",
+            Command::Gets => "gets",
+            Command::Gat => "gat",
+            Command::Gats => "gats",
+            Command::Set => "set",
+            Command::Add => "add",
+            Command::Replace => "replace",
+            Command::Append => "append",
+            Command::Prepend => "prepend",
+            Command::Cas => "cas",
+            Command::Incr => "incr",
+            Command::Decr => "decr",
+            Command::Touch => "touch",
+            Command::Delete => "delete",
+            Command::FlushAll => "flush_all",
+            Command::Verbosity => "verbosity",
+            Command::Version => "version",
+            Command::Stats => "stats",
+            Command::Quit => "quit",
+            Command::MetaGet => "mg",
+            Command::MetaSet => "ms",
+            Command::MetaDelete => "md",
+            Command::MetaArith => "ma",
+            Command::MetaDebug => "me",
+            Command::MetaNoop => "mn",
+            Command::Invalid => "invalid",
+        }
+    }
+}
+
+const _: () = assert!(Command::ALL[Command::COUNT - 1] as usize == Command::COUNT - 1);
 
 #[derive(Clone, Debug, Default)]
 pub struct ShardStats {
@@ -48,6 +152,13 @@ pub struct ShardStats {
     // requests served here for another shard (`stats shards`).
     pub cross_shard_sent: u64,
     pub cross_shard_served: u64,
+    /// Requests by command (indexed by [`Command`]), counted once each, as the client sent
+    /// them, on the shard whose connection received them: a forwarded request is not counted
+    /// again by its owner, and a multi-get is one request (memcached's `cmd_get` above
+    /// counts keys, on the shard that owns each).
+    pub commands: [u64; Command::COUNT],
+    /// Service times of those requests (see `service_time`).
+    pub service: ServiceTimes,
 }
 
 impl ShardStats {
@@ -86,5 +197,9 @@ impl ShardStats {
         self.auth_errors += other.auth_errors;
         self.cross_shard_sent += other.cross_shard_sent;
         self.cross_shard_served += other.cross_shard_served;
+        for (mine, theirs) in self.commands.iter_mut().zip(&other.commands) {
+            *mine += theirs;
+        }
+        self.service.add(&other.service);
     }
 }

@@ -155,8 +155,12 @@ pub(super) fn stats(
 /// memcached keeps `curr_connections` and `total_connections` too).
 pub fn reset(stats: &mut ShardStats) {
     let keep = (stats.curr_connections, stats.total_connections);
+    // The service-time clock of the `process` call running this command carries on.
+    let mut service = std::mem::take(&mut stats.service);
+    service.clear_counts();
     *stats = ShardStats::default();
     (stats.curr_connections, stats.total_connections) = keep;
+    stats.service = service;
 }
 
 fn settings(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {

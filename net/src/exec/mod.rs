@@ -33,6 +33,7 @@ mod remote;
 mod report;
 mod retrieval;
 mod storage;
+mod tally;
 mod write;
 
 use ringcache_engine::{Clock, Store};
@@ -44,6 +45,7 @@ use crate::route::board::StatsBoard;
 use crate::route::{kind, ConnId, Router};
 use crate::runtime::channel::MSG_PAYLOAD_MAX_BYTES;
 use crate::stats::ShardStats;
+use tally::{command_of, Line};
 
 pub use misc::{flush_local, reset as reset_stats};
 pub use remote::REMOTE_INFLIGHT_MAX;
@@ -147,11 +149,25 @@ pub struct Session {
     holes: Option<Box<remote::Holes>>,
     /// The shard whose full channel stopped the last `process` (see [`Step::Blocked`]).
     blocked_on: Option<usize>,
+    /// The command line at the front of the input, from its first `execute` until it is
+    /// consumed (it runs again after `Blocked`, and a multi-get resumes after `Yield`).
+    line: Option<Line>,
+    /// A proxy on an owner shard (see `runtime::remote`): it counts no commands and times
+    /// nothing, as the origin shard does both for the requests it forwards.
+    proxy: bool,
 }
 
 impl Session {
     pub fn new() -> Session {
         Session::default()
+    }
+
+    /// The session an owner shard runs another shard's forwarded requests in.
+    pub fn for_proxy() -> Session {
+        Session {
+            proxy: true,
+            ..Session::default()
+        }
     }
 
     /// Consumes complete requests from the front of `input`, appending their replies to
@@ -179,6 +195,11 @@ impl Session {
                     if matches!(self.state, State::Receiving(_)) {
                         debug_assert_eq!(pos, input.len());
                         return (pos, Step::NeedInput);
+                    }
+                    // The value's last bytes came in this call: timed from its start.
+                    if !self.proxy {
+                        let started = ctx.stats.service.batch_started();
+                        ctx.stats.service.completed(started);
                     }
                 }
                 State::Swallowing { remaining_bytes } => {
@@ -210,6 +231,10 @@ impl Session {
                     }
                     pos += n;
                     self.state = if n == remaining_bytes {
+                        // The request is complete only now: its time starts with this call.
+                        if let Some(holes) = &mut self.holes {
+                            holes.restart_newest(ctx.stats.service.batch_started());
+                        }
                         State::Idle
                     } else {
                         State::Forwarding {
@@ -226,13 +251,22 @@ impl Session {
                         return (pos, Step::Close);
                     }
                     Frame::Line { text, len } => match self.execute(text, out, ctx) {
-                        Flow::Next => pos += len,
+                        Flow::Next => {
+                            pos += len;
+                            self.line_done(ctx);
+                        }
                         Flow::Yield => return (pos, Step::OutputFull),
-                        Flow::Close => return (pos + len, Step::Close),
+                        Flow::Close => {
+                            self.line_done(ctx);
+                            return (pos + len, Step::Close);
+                        }
                         Flow::Blocked => return (pos, Step::Blocked),
                         Flow::Forward { owner, data_len } => {
                             match self.forward(&input[pos..], len, owner, data_len, out, ctx) {
-                                Some(sent) => pos += sent,
+                                Some(sent) => {
+                                    pos += sent;
+                                    self.line_done(ctx);
+                                }
                                 None => return (pos, Step::Blocked),
                             }
                         }
@@ -360,6 +394,7 @@ impl Session {
         self.get_resume_at = 0;
         self.holes = None;
         self.blocked_on = None;
+        self.line = None;
     }
 
     /// `true` while a storage command's value is being received (its memory is reserved).
@@ -370,6 +405,7 @@ impl Session {
 
     fn execute(&mut self, line: &[u8], out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) -> Flow {
         let request = request::parse(line);
+        self.line_begun(command_of(&request), ctx);
         if let Some(flow) = self.route(&request, line.len(), ctx) {
             return flow;
         }

@@ -20,6 +20,12 @@
 //! Besides replies, a hole can stand for a *barrier* (a whole-server command waits until every
 //! shard has done its part: an empty reply) or for a *local step* that must run only after the
 //! holes before it are filled (`stats` renders the counters the other shards published).
+//!
+//! Service time (see `service_time`): the newest hole of a request that made holes is marked
+//! when the request's line is consumed; when that hole leaves the front (every hole before it
+//! is filled, its own request's included), the request's reply can be sent and is timed.
+
+use std::time::Instant;
 
 use super::report::{self, Report};
 use super::ShardCtx;
@@ -51,6 +57,9 @@ struct Hole {
     owner: u16,
     kind: HoleKind,
     filled: bool,
+    /// The last hole of its request, which is timed from `started` when this hole leaves.
+    closes_request: bool,
+    started: Option<Instant>,
 }
 
 const EMPTY: Hole = Hole {
@@ -58,6 +67,8 @@ const EMPTY: Hole = Hole {
     owner: 0,
     kind: HoleKind::Reply,
     filled: true,
+    closes_request: false,
+    started: None,
 };
 
 /// A connection's unfilled holes, oldest first. Allocated on the connection's first
@@ -69,6 +80,8 @@ pub(super) struct Holes {
     head: usize,
     /// Holes from `head` on, filled ones included until they reach the front.
     len: usize,
+    /// Holes ever made (tells whether a request made any).
+    made_count: u64,
 }
 
 impl Holes {
@@ -77,6 +90,7 @@ impl Holes {
             ring: [EMPTY; REMOTE_INFLIGHT_MAX],
             head: 0,
             len: 0,
+            made_count: 0,
         }
     }
 
@@ -94,6 +108,28 @@ impl Holes {
 
     pub(super) fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    pub(super) fn made_count(&self) -> u64 {
+        self.made_count
+    }
+
+    /// Marks the newest hole as the last of a request complete since `started`.
+    pub(super) fn close_request(&mut self, started: Option<Instant>) {
+        let newest = self.len.checked_sub(1).expect("a request's hole is here");
+        let hole = self.at_mut(newest);
+        hole.closes_request = true;
+        hole.started = started;
+    }
+
+    /// The newest request became complete only now (its value's last bytes were forwarded).
+    pub(super) fn restart_newest(&mut self, started: Option<Instant>) {
+        if let Some(newest) = self.len.checked_sub(1) {
+            let hole = self.at_mut(newest);
+            if hole.closes_request {
+                hole.started = started;
+            }
+        }
     }
 
     /// The position of the newest hole (0 with none).
@@ -115,8 +151,11 @@ impl Holes {
             owner: owner as u16,
             kind,
             filled: false,
+            closes_request: false,
+            started: None,
         };
         self.len += 1;
+        self.made_count += 1;
     }
 
     /// Output before the first unfilled hole (or before the start of the multi-get it
@@ -165,8 +204,15 @@ impl Holes {
         }
     }
 
-    fn drop_filled_front(&mut self) {
+    /// Drops the filled holes at the front, timing the requests they close.
+    fn drop_filled_front(&mut self, ctx: &mut ShardCtx<'_>) {
+        let mut now = None;
         while self.len > 0 && self.at(0).filled {
+            let hole = self.at(0);
+            if let (true, Some(started)) = (hole.closes_request, hole.started) {
+                let now = *now.get_or_insert_with(Instant::now);
+                ctx.stats.service.record_since(started, now);
+            }
             self.head = (self.head + 1) % REMOTE_INFLIGHT_MAX;
             self.len -= 1;
         }
@@ -208,7 +254,7 @@ impl Holes {
             self.at_mut(index).filled = true;
         }
         self.run_local_steps(out, ctx);
-        self.drop_filled_front();
+        self.drop_filled_front(ctx);
         true
     }
 

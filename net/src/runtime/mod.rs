@@ -33,6 +33,7 @@ use ringcache_engine::{Clock, Config as EngineConfig, Store};
 
 use crate::config::ServerConfig;
 use crate::exec::{RuntimeSettings, ServerInfo};
+use crate::metrics;
 use crate::route::board::StatsBoard;
 use crate::route::Router;
 use crate::stats::ShardStats;
@@ -92,6 +93,9 @@ pub struct Server {
     wakers: Vec<Arc<Waker>>,
     /// The port of each listen address, as bound (useful with `-p 0`).
     pub ports: Vec<u16>,
+    /// The metrics endpoint's port as bound, with `--metrics-port` (useful with 0).
+    pub metrics_port: Option<u16>,
+    metrics: Option<metrics::Endpoint>,
 }
 
 impl Server {
@@ -106,6 +110,11 @@ impl Server {
             shard_count,
             config.listen_backlog_count,
         )?;
+        // Served on the first listen address's IP (so `-l 0.0.0.0` exposes it too).
+        let metrics_listener = config
+            .metrics_port
+            .map(|port| metrics::Endpoint::bind((config.listen_addrs[0].ip(), port).into()))
+            .transpose()?;
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let mut threads = Vec::with_capacity(shard_count);
         let wakers = (0..shard_count)
@@ -140,11 +149,30 @@ impl Server {
             threads.push(thread);
         }
         drop(ready_tx);
-        let server = Server {
+        let mut server = Server {
             threads,
             wakers,
             ports,
+            metrics_port: None,
+            metrics: None,
         };
+        if let Some(listener) = metrics_listener {
+            let source = metrics::Source {
+                board,
+                wakers: server.wakers.iter().map(Arc::clone).collect(),
+                start_time_unix_secs: now_unix_secs_f64(),
+            };
+            match metrics::Endpoint::start(listener, source) {
+                Ok(endpoint) => {
+                    server.metrics_port = Some(endpoint.port);
+                    server.metrics = Some(endpoint);
+                }
+                Err(message) => {
+                    let _ = server.stop();
+                    return Err(message);
+                }
+            }
+        }
         for _ in 0..shard_count {
             let outcome = match ready_rx.recv() {
                 Ok(outcome) => outcome,
@@ -161,7 +189,8 @@ impl Server {
         Ok(server)
     }
 
-    /// Waits for the shards to finish (after `stop`, or a shard's fatal error).
+    /// Waits for the shards to finish (after `stop`, or a shard's fatal error), then stops
+    /// the metrics endpoint.
     pub fn wait(self) -> Result<(), String> {
         let mut outcome = Ok(());
         for thread in self.threads {
@@ -173,6 +202,9 @@ impl Server {
                 outcome = result;
             }
         }
+        if let Some(endpoint) = self.metrics {
+            endpoint.stop();
+        }
         outcome
     }
 
@@ -183,6 +215,12 @@ impl Server {
         }
         self.wait()
     }
+}
+
+fn now_unix_secs_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// What one shard thread starts from.

@@ -35,7 +35,7 @@ impl Proxy {
     fn new(generation: u32) -> Proxy {
         Proxy {
             generation,
-            session: Session::new(),
+            session: Session::for_proxy(),
             out: Vec::new(),
             shipped: 0,
             done_owed: false,

@@ -67,6 +67,19 @@ impl Core {
         let snapshot = Snapshot::live(&self.stats, &self.store, &self.clock);
         self.board.publish(self.route.local(), &snapshot);
     }
+
+    /// Leaves a copy of this shard's counters for the metrics endpoint, if it is not reading
+    /// the last one right now (then the next turn or tick tries again). Never waits.
+    pub fn publish_metrics(&mut self) {
+        let local = self.route.local();
+        self.board
+            .try_publish_metrics(local, &self.stats, &self.store);
+    }
+
+    /// The metrics endpoint asked for a copy this shard has not left yet.
+    fn metrics_wanted(&self) -> bool {
+        self.board.metrics_wanted(self.route.local())
+    }
 }
 
 pub struct Shard {
@@ -227,6 +240,9 @@ impl Shard {
                 self.on_completion(Token::decode(user_data), result, flags);
             }
             self.serve_other_shards();
+            if self.core.metrics_wanted() {
+                self.core.publish_metrics();
+            }
         }
         Ok(())
     }
@@ -238,7 +254,9 @@ impl Shard {
             return false;
         }
         self.wake.parker.prepare_park();
-        if self.has_cross_core_work() || (self.wake.stop_requested() && !self.stopping) {
+        // The metrics endpoint sets its flag, then unparks: one of the two sees the other.
+        let metrics = self.core.metrics_wanted();
+        if self.has_cross_core_work() || metrics || (self.wake.stop_requested() && !self.stopping) {
             self.wake.parker.unpark_self();
             return false;
         }
@@ -413,6 +431,7 @@ impl Shard {
         self.arm_timer();
         let clock = &self.core.clock;
         self.core.store.maintain(clock, MAINTAIN_ITEMS_PER_TICK);
+        self.core.publish_metrics();
         // Accepts that stopped on an error (e.g. EMFILE) are retried once per tick, not spun.
         for index in 0..self.listeners.len() {
             if !self.accept_armed[index] {
@@ -523,7 +542,9 @@ impl Shard {
         );
         let mut ctx = self.core.ctx(ConnId { slot, generation });
         let input = &conn.read_buf[conn.start..conn.end];
+        ctx.stats.service.begin_batch();
         let (consumed, step) = conn.session.process(input, &mut conn.pending, &mut ctx);
+        ctx.stats.service.end_batch();
         conn.consume(consumed);
         conn.last_step = step;
         flush(&mut self.ring, conn, slot);

@@ -8,7 +8,19 @@ use ringcache_net::runtime::Server;
 
 /// Starts `shard_count` shards on 127.0.0.1:0 with `memory_limit_mib` of `-m`.
 pub fn start(shard_count: u32, conn_limit: u32, memory_limit_mib: usize) -> (Server, SocketAddr) {
-    let config = ServerConfig {
+    start_with(&config(shard_count, conn_limit, memory_limit_mib))
+}
+
+/// Starts a server with `config` (see [`config`]).
+pub fn start_with(config: &ServerConfig) -> (Server, SocketAddr) {
+    let server = Server::start(config).expect("server starts");
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.ports[0]));
+    (server, addr)
+}
+
+/// The configuration [`start`] uses: 127.0.0.1:0, every usable CPU, memcached's defaults.
+pub fn config(shard_count: u32, conn_limit: u32, memory_limit_mib: usize) -> ServerConfig {
+    ServerConfig {
         listen_addrs: vec!["127.0.0.1:0".parse().unwrap()],
         memory_limit_bytes: memory_limit_mib << 20,
         conn_limit,
@@ -21,10 +33,7 @@ pub fn start(shard_count: u32, conn_limit: u32, memory_limit_mib: usize) -> (Ser
         metrics_port: None,
         listen_backlog_count: ringcache_net::config::LISTEN_BACKLOG_DEFAULT,
         coredumps_enabled: false,
-    };
-    let server = Server::start(&config).expect("server starts");
-    let addr = SocketAddr::from(([127, 0, 0, 1], server.ports[0]));
-    (server, addr)
+    }
 }
 
 /// A client socket with `io_timeout` on reads and writes, Nagle off.

@@ -1,13 +1,14 @@
 //! ringcache's network layer: the memcached text-protocol codec ([`proto`]), the per-connection
-//! command executor ([`exec`]), the io_uring shard runtime ([`runtime`]) and the server
-//! configuration ([`config`]). It holds no cache logic of its own: storage is
-//! `ringcache_engine`.
+//! command executor ([`exec`]), the io_uring shard runtime ([`runtime`]), the server
+//! configuration ([`config`]) and running under systemd ([`service`]). It holds no cache logic
+//! of its own: storage is `ringcache_engine`.
 
 pub mod config;
 pub mod exec;
 pub mod proto;
 pub mod route;
 pub mod runtime;
+pub mod service;
 pub mod stats;
 
 /// The version ringcache reports to clients (`version`, `stats`): the memcached release whose

@@ -39,7 +39,8 @@ fn main() {
             config.conn_limit
         );
     }
-    if let Err(message) = server.wait() {
+    // Until SIGTERM/SIGINT (drain, then exit 0) or a shard's failure; tells systemd.
+    if let Err(message) = ringcache_net::service::run(server, &config) {
         fail(&message);
     }
 }

@@ -1,11 +1,12 @@
 //! The built `ringcache` binary as systemd runs it: readiness and watchdog notifications on a
 //! test-owned `NOTIFY_SOCKET`, SIGTERM/SIGINT shutdown (replies to what was sent, exit 0
-//! within a second). Plus the shards' heartbeats on an in-process server.
+//! within a second), and `systemd-analyze verify` of the shipped unit. Plus the shards'
+//! heartbeats on an in-process server.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
@@ -357,4 +358,64 @@ fn every_shard_heartbeat_advances() {
         std::thread::sleep(Duration::from_millis(50));
     }
     server.stop().unwrap();
+}
+
+/// The shipped unit, with only the binary `ExecStart` runs replaced by the one cargo built
+/// (`systemd-analyze verify` checks that it exists), must verify without a warning.
+#[test]
+fn systemd_analyze_verifies_the_shipped_unit() {
+    let Some(analyze) = find_in_path("systemd-analyze") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-analyze is missing in CI: tests/setup installs Debian's systemd"
+        );
+        eprintln!(
+            "\n!!! SKIPPED: systemd-analyze not found; `apt-get install systemd` to run it !!!\n"
+        );
+        return;
+    };
+    let shipped_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tuning/systemd/ringcache.service");
+    let shipped = std::fs::read_to_string(&shipped_path).unwrap();
+    let installed_bin = "ExecStart=/usr/bin/ringcache ";
+    assert_eq!(
+        shipped
+            .lines()
+            .filter(|l| l.starts_with("ExecStart="))
+            .count(),
+        1
+    );
+    assert_eq!(
+        shipped.matches(installed_bin).count(),
+        1,
+        "ExecStart runs /usr/bin/ringcache"
+    );
+    let unit = shipped.replace(installed_bin, &format!("ExecStart={BIN} "));
+    let dir = TempDir::new("unit");
+    let unit_path = dir.0.join("ringcache.service");
+    std::fs::write(&unit_path, unit).unwrap();
+    let output = Command::new(analyze)
+        .args(["verify", "--man=no"])
+        .arg(&unit_path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "systemd-analyze verify failed:\n{text}"
+    );
+    let about_ours: Vec<&str> = text.lines().filter(|l| l.contains("ringcache")).collect();
+    assert!(about_ours.is_empty(), "systemd-analyze warns:\n{text}");
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/bin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }

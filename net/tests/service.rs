@@ -9,6 +9,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,16 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the issue promises: exit 0 within a second of SIGTERM or SIGINT.
 const EXIT_DEADLINE: Duration = Duration::from_secs(1);
+
+/// The tests that time a shutdown run one at a time, so that they do not take each other's
+/// cores (a two-core machine; shards are pinned).
+static TIMED: Mutex<()> = Mutex::new(());
+
+fn timed() -> MutexGuard<'static, ()> {
+    TIMED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -44,12 +55,12 @@ impl Drop for TempDir {
     }
 }
 
-/// The binary running with `NOTIFY_SOCKET` pointing at a socket this test reads; killed on
-/// drop if it is still running.
+/// The binary running with `NOTIFY_SOCKET` pointing at a socket this test reads, its stderr
+/// going to a file; killed on drop if it is still running.
 struct Service {
     child: Child,
     notify: UnixDatagram,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Service {
@@ -57,6 +68,7 @@ impl Service {
         let dir = TempDir::new("notify");
         let socket_path = dir.0.join("notify.sock");
         let notify = UnixDatagram::bind(&socket_path).unwrap();
+        let stderr = std::fs::File::create(dir.0.join("stderr")).unwrap();
         let mut command = Command::new(BIN);
         command
             .args(args)
@@ -64,16 +76,18 @@ impl Service {
             .env_remove("WATCHDOG_USEC")
             .env_remove("WATCHDOG_PID")
             .stdin(Stdio::null())
-            .stdout(Stdio::null());
+            .stdout(Stdio::null())
+            .stderr(stderr);
         for (key, value) in env {
             command.env(key, value);
         }
         let child = command.spawn().expect("ringcache starts");
-        Service {
-            child,
-            notify,
-            _dir: dir,
-        }
+        Service { child, notify, dir }
+    }
+
+    /// What the server wrote to stderr so far (for failure messages).
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("stderr")).unwrap_or_default()
     }
 
     /// The next notification datagram, or `None` once `timeout` passes.
@@ -99,7 +113,10 @@ impl Service {
                 None => break,
             }
         }
-        panic!("no {line} within {timeout:?}; got {seen:?}");
+        panic!(
+            "no {line} within {timeout:?}; got {seen:?}; stderr:\n{}",
+            self.stderr()
+        );
     }
 
     /// Waits for `READY=1` and returns the addresses its `STATUS=` line names.
@@ -122,6 +139,20 @@ impl Service {
         assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill failed");
     }
 
+    /// Checks that the process exits with status 0 less than [`EXIT_DEADLINE`] after
+    /// `signalled`; returns how long it took.
+    fn exits_0_within_a_second(&mut self, signalled: Instant) -> Duration {
+        let status = self.exit_within(Duration::from_secs(10));
+        let took = signalled.elapsed();
+        let stderr = self.stderr();
+        assert!(status.success(), "exit status {status}; stderr:\n{stderr}");
+        assert!(
+            took < EXIT_DEADLINE,
+            "exited {took:?} after the signal; stderr:\n{stderr}"
+        );
+        took
+    }
+
     /// The exit status, or a panic if the process still runs after `timeout`.
     fn exit_within(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
@@ -129,7 +160,11 @@ impl Service {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "still running after {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "still running after {timeout:?}; stderr:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
     }
@@ -249,7 +284,8 @@ fn pipeline() -> (Vec<u8>, Vec<u8>) {
 /// and an idle connection are closed, `STOPPING=1` arrives and the process exits 0 within a
 /// second.
 fn shutdown_answers_what_was_sent(signal: i32, shard_count: &str) {
-    let service = Service::start(&["-p", "0", "-t", shard_count], &[]);
+    let _timed = timed();
+    let mut service = Service::start(&["-p", "0", "-v", "-t", shard_count], &[]);
     let addr = service.ready()[0];
     let idle = connect_accepted(addr);
     let mut busy = connect_accepted(addr);
@@ -259,11 +295,7 @@ fn shutdown_answers_what_was_sent(signal: i32, shard_count: &str) {
     busy.write_all(&requests).unwrap();
     let signalled = Instant::now();
     service.signal(signal);
-    let mut service = service;
-    let status = service.exit_within(Duration::from_secs(10));
-    let took = signalled.elapsed();
-    assert!(status.success(), "exit status {status}");
-    assert!(took < EXIT_DEADLINE, "exited {took:?} after the signal");
+    service.exits_0_within_a_second(signalled);
     service.wait_for_line("STOPPING=1", Duration::from_secs(1));
     let got = busy_replies.join().unwrap();
     assert!(
@@ -304,15 +336,13 @@ fn stalled_client(addr: SocketAddr) -> TcpStream {
 
 #[test]
 fn a_client_that_never_reads_is_closed_at_the_drain_deadline() {
-    let mut service = Service::start(&["-p", "0", "-t", "2"], &[]);
+    let _timed = timed();
+    let mut service = Service::start(&["-p", "0", "-v", "-t", "2"], &[]);
     let addr = service.ready()[0];
     let _stalled = stalled_client(addr);
     let signalled = Instant::now();
     service.signal(libc::SIGTERM);
-    let status = service.exit_within(Duration::from_secs(10));
-    let took = signalled.elapsed();
-    assert!(status.success(), "exit status {status}");
-    assert!(took < EXIT_DEADLINE, "exited {took:?} after SIGTERM");
+    let took = service.exits_0_within_a_second(signalled);
     let drain_deadline = Duration::from_millis(ringcache_net::service::DRAIN_DEADLINE_MS);
     assert!(
         took >= drain_deadline,
@@ -322,16 +352,15 @@ fn a_client_that_never_reads_is_closed_at_the_drain_deadline() {
 
 #[test]
 fn a_second_signal_during_the_drain_stops_at_once() {
-    let mut service = Service::start(&["-p", "0", "-t", "2"], &[]);
+    let _timed = timed();
+    let mut service = Service::start(&["-p", "0", "-v", "-t", "2"], &[]);
     let addr = service.ready()[0];
     let _stalled = stalled_client(addr);
     let signalled = Instant::now();
     service.signal(libc::SIGTERM);
     service.wait_for_line("STOPPING=1", Duration::from_secs(1));
     service.signal(libc::SIGINT);
-    let status = service.exit_within(Duration::from_secs(10));
-    let took = signalled.elapsed();
-    assert!(status.success(), "exit status {status}");
+    let took = service.exits_0_within_a_second(signalled);
     let drain_deadline = Duration::from_millis(ringcache_net::service::DRAIN_DEADLINE_MS);
     assert!(
         took < drain_deadline,

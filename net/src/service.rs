@@ -81,7 +81,8 @@ pub fn run(server: Server, config: &ServerConfig) -> Result<(), String> {
         let _ = events_tx.send(Event::Exited(server.wait()));
     })?;
     notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
-    if let Some(interval) = sd_notify::watchdog_enabled() {
+    // systemd never sets WATCHDOG_USEC=0, but a hand-set one must not spin the thread.
+    if let Some(interval) = sd_notify::watchdog_enabled().filter(|i| !i.is_zero()) {
         let control = control.clone();
         spawn("ringcache-watchdog", move || watchdog(&control, interval))?;
     }

@@ -1,7 +1,7 @@
 //! ringcache's network layer: the memcached text-protocol codec ([`proto`]), the per-connection
-//! command executor ([`exec`]), the io_uring shard runtime ([`runtime`]) and the server
-//! configuration ([`config`]). It holds no cache logic of its own: storage is
-//! `ringcache_engine`.
+//! command executor ([`exec`]), the io_uring shard runtime ([`runtime`]), the server
+//! configuration ([`config`]) and running under systemd ([`service`]). It holds no cache logic
+//! of its own: storage is `ringcache_engine`.
 
 pub mod config;
 pub mod exec;
@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod proto;
 pub mod route;
 pub mod runtime;
+pub mod service;
 pub mod service_time;
 pub mod stats;
 

@@ -14,21 +14,12 @@ fn main() {
         Err(message) => fail(&message),
     };
     if config.verbosity > 0 {
-        let addrs: Vec<String> = config
-            .listen_addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        eprintln!(
-            "ringcache {} listening on {} ({} shard(s), {} MB, up to {} connections)",
-            ringcache_net::VERSION,
-            addrs.join(", "),
-            config.shard_count,
-            config.memory_limit_bytes >> 20,
-            config.conn_limit
-        );
+        let status =
+            ringcache_net::service::listening_status(&config, &server.ports, server.metrics_port);
+        eprintln!("ringcache {} {status}", ringcache_net::VERSION);
     }
-    if let Err(message) = server.wait() {
+    // Until SIGTERM/SIGINT (drain, then exit 0) or a shard's failure; tells systemd.
+    if let Err(message) = ringcache_net::service::run(server, &config) {
         fail(&message);
     }
 }

@@ -255,3 +255,54 @@ fn quit_closes_the_connection() {
     assert!(rest.is_empty());
     server.stop().unwrap();
 }
+
+#[test]
+fn drain_answers_what_was_received_closes_idle_connections_and_refuses_new_ones() {
+    let (server, addr) = start(16);
+    let control = server.control();
+    let mut idle = connect(addr);
+    roundtrip(&mut idle, b"set idle 0 0 1\r\n1\r\n", b"STORED\r\n");
+    let mut busy = connect(addr);
+    roundtrip(&mut busy, b"set busy 0 0 1\r\n1\r\n", b"STORED\r\n");
+    // Sets then gets of keys spread over every shard, all sent before the drain begins.
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..500 {
+        requests.extend_from_slice(format!("set d{i} 0 0 {}\r\n{i}\r\n", digits(i)).as_bytes());
+        expected.extend_from_slice(b"STORED\r\n");
+    }
+    let keys: Vec<String> = (0..500).map(|i| format!("d{i}")).collect();
+    requests.extend_from_slice(format!("get {}\r\n", keys.join(" ")).as_bytes());
+    for i in 0..500 {
+        expected.extend_from_slice(format!("VALUE d{i} 0 {}\r\n{i}\r\n", digits(i)).as_bytes());
+    }
+    expected.extend_from_slice(b"END\r\n");
+    busy.write_all(&requests).unwrap();
+    control.drain();
+    let mut got = Vec::new();
+    busy.read_to_end(&mut got).unwrap();
+    assert!(
+        got == expected,
+        "got {} bytes of {}",
+        got.len(),
+        expected.len()
+    );
+    let mut rest = Vec::new();
+    assert_eq!(
+        idle.read_to_end(&mut rest).unwrap(),
+        0,
+        "idle connection closed"
+    );
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while !control.drained() {
+        assert!(Instant::now() < deadline, "shards never reported drained");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let refused = TcpStream::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    server.stop().unwrap();
+}
+
+fn digits(i: usize) -> usize {
+    i.to_string().len()
+}

@@ -23,6 +23,9 @@ pub const ENV_PREFIX: &str = "RINGCACHE_";
 pub const ENV_CONFIG: &str = "RINGCACHE_CONFIG";
 /// `RINGCACHE_TEST_*` belong to the test suites, not to the server.
 const ENV_TEST_PREFIX: &str = "RINGCACHE_TEST_";
+/// Extra command-line flags for the systemd unit (`ExecStart=... $RINGCACHE_OPTS`): systemd
+/// expands it into arguments, so the server itself does not read it.
+const ENV_OPTS: &str = "RINGCACHE_OPTS";
 
 /// Every TOML key, in the order `--print-config` writes them.
 pub const KEYS: &[&str] = &[
@@ -205,7 +208,7 @@ impl EnvSettings {
             let Some(var) = name.to_str().filter(|n| n.starts_with(ENV_PREFIX)) else {
                 continue;
             };
-            if var.starts_with(ENV_TEST_PREFIX) {
+            if var.starts_with(ENV_TEST_PREFIX) || var == ENV_OPTS {
                 continue;
             }
             let text = value

@@ -352,6 +352,7 @@ fn environment_blanks_other_programs_and_typos() {
     let env = [
         ("RINGCACHE_PORT", ""),
         ("RINGCACHE_TEST_THREADS", "4"),
+        ("RINGCACHE_OPTS", "--disable-cas"),
         ("RINGCACHE_MEMORY_LIMIT", "512"),
         ("PORT", "1"),
     ];
@@ -360,7 +361,7 @@ fn environment_blanks_other_programs_and_typos() {
     assert_eq!(
         c,
         config(&[]).unwrap(),
-        "blank, test-only and foreign variables change nothing"
+        "blank, test-only, the unit's RINGCACHE_OPTS and foreign variables change nothing"
     );
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(

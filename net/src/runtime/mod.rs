@@ -7,6 +7,9 @@
 //! connection's pending output → one `Send` per connection per loop turn carries them out.
 //!
 //! Start-up is the only place with blocking calls (socket set-up, thread spawn, pinning).
+//!
+//! Shutdown: [`Control::drain`] then [`Control::stop`] (what `ringcache` does on SIGTERM, see
+//! `crate::service`), or [`Server::stop`] alone, which closes every connection at once.
 
 pub mod channel;
 pub mod conn;
@@ -134,6 +137,7 @@ impl Server {
             let thread = std::thread::Builder::new()
                 .name(format!("ringcache-shard-{shard_index}"))
                 .spawn(move || {
+                    block_shutdown_signals();
                     let parts = ShardParts {
                         index: shard_index,
                         cpu,
@@ -210,10 +214,66 @@ impl Server {
 
     /// Closes every connection and listener and waits for the shards to return.
     pub fn stop(self) -> Result<(), String> {
+        self.control().stop();
+        self.wait()
+    }
+
+    /// A handle to drain or stop the shards from another thread while one waits in `wait`.
+    pub fn control(&self) -> Control {
+        Control {
+            wakers: self.wakers.clone(),
+        }
+    }
+}
+
+/// Asks a running server's shards to drain or stop, and reads their heartbeats. Every call
+/// is a few atomic operations per shard; none waits.
+#[derive(Clone)]
+pub struct Control {
+    wakers: Vec<Arc<Waker>>,
+}
+
+impl Control {
+    /// Every shard stops accepting, answers the requests it has received (also those
+    /// forwarded between shards), closes each connection once answered and idle ones at once.
+    /// The shards keep running (serving each other) until [`Control::stop`].
+    pub fn drain(&self) {
+        for waker in &self.wakers {
+            waker.request_drain();
+        }
+    }
+
+    /// `true` once every shard has drained: no listener and no connection left anywhere.
+    pub fn drained(&self) -> bool {
+        self.wakers.iter().all(|waker| waker.is_drained())
+    }
+
+    /// Every shard closes what connections it has left and returns (`Server::wait` returns).
+    pub fn stop(&self) {
         for waker in &self.wakers {
             waker.request_stop();
         }
-        self.wait()
+    }
+
+    /// Each shard's heartbeat: a count that advances every `shard::TICK_SECS` while the
+    /// shard's loop turns.
+    pub fn heartbeats(&self) -> Vec<u64> {
+        self.wakers.iter().map(|waker| waker.heartbeat()).collect()
+    }
+}
+
+/// Shard threads never handle SIGTERM or SIGINT: the process-wide handler runs on another
+/// thread (see `crate::service`), and a shard's `io_uring_enter` is not interrupted by them.
+fn block_shutdown_signals() {
+    // SAFETY: `set` is a local sigset_t, initialised by sigemptyset before use;
+    // pthread_sigmask changes only the calling thread's mask (the old mask is not wanted).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        let ret = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        assert_eq!(ret, 0, "pthread_sigmask failed");
     }
 }
 

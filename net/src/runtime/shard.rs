@@ -8,10 +8,16 @@
 //! Per connection at most one recv and one send are in flight. A connection reads only while
 //! its session wants input; when its output passes the high-water mark it stops reading until
 //! the output drains (back-pressure reaches the client through TCP).
+//!
+//! Shutting down is either a *drain* (`Waker::request_drain`: stop accepting, answer what was
+//! received, then close; see `drain.rs`) or a *stop* (`Waker::request_stop`: close every
+//! connection now and return from `run`).
+
+mod drain;
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use ringcache_engine::{Clock, Store};
@@ -96,6 +102,10 @@ pub struct Shard {
     /// Where the armed Read puts the eventfd's counter; boxed for a stable address.
     wake_buf: Box<u64>,
     stopping: bool,
+    /// Draining: listeners shut, reading shut down on every connection (see `drain.rs`).
+    draining: bool,
+    /// Every connection closed while draining, and the `Waker` says so.
+    drain_reported: bool,
     /// Requests and replies from the other shards.
     inbound: Inbound,
     /// Connections that got reply bytes this turn (each listed once: `Conn::listed`).
@@ -108,10 +118,17 @@ pub struct Shard {
 }
 
 /// Wakes a shard from another thread: for a cross-core message (through its [`Parker`], whose
-/// eventfd the shard keeps a Read armed on) or to stop it.
+/// eventfd the shard keeps a Read armed on), to drain or to stop it. Also carries the shard's
+/// heartbeat out to the watchdog.
 pub struct Waker {
     pub parker: Arc<Parker>,
     stop: AtomicBool,
+    drain: AtomicBool,
+    /// Set by the shard once draining has closed its last connection.
+    drained: AtomicBool,
+    /// Timer ticks the shard has handled: advances every [`TICK_SECS`] while its loop turns.
+    /// Written only by the shard (one relaxed store per tick), read by the watchdog.
+    heartbeat: AtomicU64,
 }
 
 impl Waker {
@@ -119,6 +136,9 @@ impl Waker {
         Ok(Waker {
             parker: Arc::new(Parker::new()?),
             stop: AtomicBool::new(false),
+            drain: AtomicBool::new(false),
+            drained: AtomicBool::new(false),
+            heartbeat: AtomicU64::new(0),
         })
     }
 
@@ -128,8 +148,40 @@ impl Waker {
         self.parker.unpark();
     }
 
+    /// Asks the shard to stop accepting, answer the requests it has received and close each
+    /// connection once answered; it goes on serving the other shards until `request_stop`.
+    pub fn request_drain(&self) {
+        self.drain.store(true, Ordering::SeqCst);
+        self.parker.unpark();
+    }
+
+    /// The shard has drained: no listener, no connection left.
+    pub fn is_drained(&self) -> bool {
+        self.drained.load(Ordering::SeqCst)
+    }
+
+    /// Timer ticks the shard has handled: its heartbeat, for the watchdog.
+    pub fn heartbeat(&self) -> u64 {
+        self.heartbeat.load(Ordering::Relaxed)
+    }
+
     fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    fn set_drained(&self) {
+        self.drained.store(true, Ordering::SeqCst);
+    }
+
+    fn drain_requested(&self) -> bool {
+        self.drain.load(Ordering::SeqCst)
+    }
+
+    /// The shard's side of the heartbeat: it is the only writer, so load-then-store is exact.
+    fn beat(&self) {
+        let beats = self.heartbeat.load(Ordering::Relaxed);
+        self.heartbeat
+            .store(beats.wrapping_add(1), Ordering::Relaxed);
     }
 }
 
@@ -198,6 +250,8 @@ impl Shard {
             wake,
             wake_buf: Box::new(0),
             stopping: false,
+            draining: false,
+            drain_reported: false,
             inbound,
             replied: Vec::with_capacity(conn_limit),
             blocked: Vec::with_capacity(conn_limit),
@@ -224,6 +278,8 @@ impl Shard {
             }
             if self.wake.stop_requested() {
                 self.begin_stop();
+            } else if !self.draining && self.wake.drain_requested() {
+                self.begin_drain();
             }
             self.core.clock.set_now_unix(now_unix_secs());
             // Messages first: what another shard sent before this turn (a flush_all, say)
@@ -243,6 +299,9 @@ impl Shard {
             if self.core.metrics_wanted() {
                 self.core.publish_metrics();
             }
+            if self.draining {
+                self.report_if_drained();
+            }
         }
         Ok(())
     }
@@ -254,9 +313,12 @@ impl Shard {
             return false;
         }
         self.wake.parker.prepare_park();
-        // The metrics endpoint sets its flag, then unparks: one of the two sees the other.
-        let metrics = self.core.metrics_wanted();
-        if self.has_cross_core_work() || metrics || (self.wake.stop_requested() && !self.stopping) {
+        // The metrics endpoint, like a stop or drain request, sets its flag, then unparks:
+        // one of the two sees the other.
+        let asked = (self.wake.stop_requested() && !self.stopping)
+            || (self.wake.drain_requested() && !self.draining)
+            || self.core.metrics_wanted();
+        if self.has_cross_core_work() || asked {
             self.wake.parker.unpark_self();
             return false;
         }
@@ -394,6 +456,10 @@ impl Shard {
         if self.wake.stop_requested() {
             self.begin_stop();
         } else {
+            if !self.draining && self.wake.drain_requested() {
+                self.begin_drain();
+            }
+            // Still needed while draining: the other shards' messages, and the final stop.
             self.arm_wake();
         }
     }
@@ -429,12 +495,13 @@ impl Shard {
 
     fn on_timer(&mut self) {
         self.arm_timer();
+        self.wake.beat();
         let clock = &self.core.clock;
         self.core.store.maintain(clock, MAINTAIN_ITEMS_PER_TICK);
         self.core.publish_metrics();
         // Accepts that stopped on an error (e.g. EMFILE) are retried once per tick, not spun.
         for index in 0..self.listeners.len() {
-            if !self.accept_armed[index] {
+            if !self.accept_armed[index] && self.accepting() {
                 self.arm_accept(index);
             }
         }
@@ -444,18 +511,20 @@ impl Shard {
         let more = cqueue::more(flags);
         if !more {
             self.accept_armed[index] = false;
-            if result >= 0 || result == -libc::EINTR || result == -libc::ECONNABORTED {
+            let retry = result >= 0 || result == -libc::EINTR || result == -libc::ECONNABORTED;
+            if retry && self.accepting() {
                 self.arm_accept(index);
             }
         }
         if result < 0 {
-            if self.core.settings.verbosity > 0 {
+            // A drain shuts the listeners down, which ends their accepts with an error.
+            if self.core.settings.verbosity > 0 && self.accepting() {
                 eprintln!("accept failed: {}", io::Error::from_raw_os_error(-result));
             }
             return;
         }
         let fd = result;
-        if self.stopping {
+        if self.stopping || self.drain_reported {
             // SAFETY: `fd` was just accepted and is owned by nobody else.
             unsafe { libc::close(fd) };
             return;
@@ -478,6 +547,10 @@ impl Shard {
         self.core.stats.total_connections += 1;
         let generation = self.conns.generation_of(slot);
         let conn = self.conns.get_mut(slot, generation).expect("just opened");
+        if self.draining {
+            // Accepted before the listener was shut: served like the others (see `drain.rs`).
+            drain::shut_reading(conn);
+        }
         arm_recv(&mut self.ring, conn, slot);
     }
 
@@ -492,6 +565,10 @@ impl Shard {
         }
         if result == -libc::EINTR {
             arm_recv(&mut self.ring, conn, token.index);
+            return;
+        }
+        if result == 0 && self.draining {
+            self.input_ended(token.index, token.generation);
             return;
         }
         if result <= 0 {

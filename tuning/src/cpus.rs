@@ -11,24 +11,10 @@ pub fn parse_list(text: &str) -> Result<Vec<usize>, String> {
     ringcache_net::config::parse_cpu_list(text.trim())
 }
 
-/// Writes `cpus` (sorted, no repeats) as a list with ranges: `0-3,8`.
+/// Writes `cpus` (sorted, no repeats) as a list with ranges: `0-3,8` (the server's own writer).
 pub fn format_list(cpus: &[usize]) -> String {
     assert!(cpus.windows(2).all(|w| w[0] < w[1]), "cpu set not sorted");
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < cpus.len() {
-        let mut j = i;
-        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
-            j += 1;
-        }
-        parts.push(if i == j {
-            cpus[i].to_string()
-        } else {
-            format!("{}-{}", cpus[i], cpus[j])
-        });
-        i = j + 1;
-    }
-    parts.join(",")
+    ringcache_net::config::format_cpu_list(cpus)
 }
 
 /// Parses a hex mask such as `00000000,0000000f` (32-bit groups, most significant first).

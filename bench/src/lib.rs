@@ -1,11 +1,13 @@
-//! Side-by-side benchmarks of ringcache against stock memcached.
+//! Side-by-side benchmarks of ringcache against stock memcached: `memory-compare` (below) and
+//! `perf-compare` (CPU per operation, throughput, latency; see [`perf`]).
 //!
 //! Goals: run the memory workloads of the memory issue (capacity, hit ratio, scan,
 //! calcification, expiry) against Debian's `memcached` and `ringcache` started with the same
 //! flags in the same run, one after the other, and report each figure for both with their
 //! ratio and the issue's target. Tests assert behaviour; these tools report numbers.
 //!
-//! Non-goals: throughput or latency (the load generator's job); timing-based assertions.
+//! Non-goals (of `memory-compare`): throughput or latency (`perf-compare` drives the load
+//! generator for those); timing-based assertions.
 //!
 //! Invariants:
 //! - Both servers get the same flags (`-m`, `-p` free port, `-l 127.0.0.1`, `-t 1`, `-U 0`;
@@ -23,6 +25,7 @@
 
 pub mod client;
 pub mod keys;
+pub mod perf;
 pub mod report;
 pub mod server;
 pub mod workload;

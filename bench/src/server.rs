@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 /// How long a server may take to accept its first connection.
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(15);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Memcached,
     Ringcache,
@@ -48,7 +49,7 @@ pub struct Server {
     output: Arc<Mutex<Vec<u8>>>,
 }
 
-fn running_as_root() -> bool {
+pub fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
@@ -82,6 +83,16 @@ pub fn common_flags(memory_limit_mb: u64, port: u16) -> Vec<String> {
 impl Server {
     /// Starts `kind` with `-m memory_limit_mb` (see [`common_flags`]).
     pub fn start(launch: &Launch, kind: Kind, memory_limit_mb: u64) -> Server {
+        Server::start_with(launch, kind, |port| common_flags(memory_limit_mb, port))
+    }
+
+    /// Starts `kind` with the flags `flags(port)` gives for a free port (and, for memcached
+    /// run as root, `-u nobody` before them).
+    pub fn start_with(
+        launch: &Launch,
+        kind: Kind,
+        flags: impl FnOnce(u16) -> Vec<String>,
+    ) -> Server {
         let port = free_port();
         let (bin, mut args) = match kind {
             Kind::Ringcache => (&launch.ringcache_bin, Vec::new()),
@@ -94,7 +105,7 @@ impl Server {
             }
             Kind::Memcached => (&launch.memcached_bin, Vec::new()),
         };
-        args.extend(common_flags(memory_limit_mb, port));
+        args.extend(flags(port));
         let child = Command::new("taskset")
             .arg("-c")
             .arg(launch.server_cpu.to_string())
@@ -165,6 +176,11 @@ impl Server {
 
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// The server's process id (`taskset` execs the server, so it is the child's).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn addr(&self) -> SocketAddr {

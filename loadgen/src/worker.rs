@@ -5,8 +5,10 @@
 //!    the server that owns its key (round robin among those connections);
 //! 2. encode, on every connection without a Send in flight, the queued requests that fit in
 //!    its pipeline, stamp their send time, and queue one Send; arm a Recv where none is armed;
-//! 3. submit everything in one `io_uring_enter`, waiting until a completion arrives or the
-//!    next intended send time (a few microseconds before it, the loop spins instead);
+//! 3. submit everything in one `io_uring_enter`, then wait until a completion arrives or the
+//!    next intended send time: polling the ring first (up to [`POLL_NS_MAX`], so a server
+//!    that answers quickly never has to wake this thread), then sleeping in `io_uring_enter`
+//!    until [`SPIN_NS`] before the intended time, then polling again;
 //! 4. reap all completions: parse replies, record latencies, resubmit partial sends.
 //!
 //! Nothing is allocated per request: queues and buffers are sized in [`Conn::new`], once a
@@ -28,7 +30,16 @@ use crate::workload::keys::KeySampler;
 use crate::workload::values::ValuePattern;
 use crate::workload::{OpKind, OpMix};
 
-/// Below this wait the loop spins instead of sleeping in the kernel.
+/// How long the loop polls for a completion before it sleeps in the kernel. A reply that
+/// arrives while the loop sleeps must wake it, and that wake-up (an IPI to this core, a VM
+/// exit under a hypervisor) is paid on the core of the server that sent the reply: against a
+/// busy server, a sleeping generator makes each op dearer for the server it measures. Polling
+/// catches replies that follow each other closely (microseconds apart under load) without
+/// sleeping; an idle or stalled server still lets the loop sleep after this long. A wait
+/// shorter than this (the next intended send time) is polled through entirely.
+const POLL_NS_MAX: u64 = 100_000;
+/// A sleep until an intended send time ends this long before it and the rest is polled: the
+/// kernel's wake-up is late by a few microseconds.
 const SPIN_NS: u64 = 20_000;
 /// Longest sleep in the kernel, so the clock is looked at often enough (end, reports).
 const WAIT_NS_MAX: u64 = 5_000_000;
@@ -330,26 +341,36 @@ impl Worker {
         }
     }
 
+    /// Submits what is queued, then waits up to `wait_ns` for a completion: polling first
+    /// (up to [`POLL_NS_MAX`]), then sleeping in `io_uring_enter` for the rest.
     fn submit(&mut self, wait_ns: u64) -> io::Result<()> {
-        let result = if wait_ns < SPIN_NS {
-            self.ring.submit()
-        } else {
-            let ts = types::Timespec::new().nsec(wait_ns as u32);
-            let args = types::SubmitArgs::new().timespec(&ts);
-            self.ring.submitter().submit_with_args(1, &args)
-        };
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
+        // Submits, and runs the deferred task work of completions if the kernel flagged some.
+        enter_result(self.ring.submit())?;
+        if !self.ring.completion().is_empty() {
+            return Ok(());
         }
+        let poll_ns = wait_ns.min(POLL_NS_MAX);
+        let start_ns = self.now_ns();
+        let mut polled_ns = 0;
+        while polled_ns < poll_ns {
+            // With DEFER_TASKRUN, a completion's task work waits until this thread asks for
+            // events; the kernel sets the TASKRUN flag when there is some.
+            if self.ring.submission().taskrun() {
+                enter_result(self.ring.submit())?;
+            }
+            if !self.ring.completion().is_empty() {
+                return Ok(());
+            }
+            std::hint::spin_loop();
+            polled_ns = self.now_ns().saturating_sub(start_ns);
+        }
+        let sleep_ns = wait_ns.saturating_sub(polled_ns).saturating_sub(SPIN_NS);
+        if sleep_ns == 0 {
+            return Ok(()); // the next turn polls the rest of the wait
+        }
+        let ts = types::Timespec::new().nsec(sleep_ns as u32);
+        let args = types::SubmitArgs::new().timespec(&ts);
+        enter_result(self.ring.submitter().submit_with_args(1, &args))
     }
 
     fn reap(&mut self, now_ns: u64) {
@@ -483,6 +504,23 @@ impl Worker {
             self.reap(now_ns);
         }
         Ok(())
+    }
+}
+
+/// `io_uring_enter`'s result: a timeout, an interrupted wait or a full completion queue
+/// (`EBUSY`, drained by the next reap) are not errors.
+fn enter_result(result: io::Result<usize>) -> io::Result<()> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod conn;
 pub mod encode;
 pub mod ketama;
 pub mod live;
+pub mod recvbuf;
 pub mod report;
 pub mod run;
 pub mod schedule;

@@ -19,11 +19,12 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use io_uring::{opcode, types, IoUring};
+use io_uring::{cqueue, opcode, types, IoUring};
 use rand::rngs::StdRng;
 
 use crate::conn::{Conn, Request, Window};
 use crate::encode::{encode, KeyOwners};
+use crate::recvbuf::{self, RecvBufs};
 use crate::schedule::{Next, Source};
 use crate::stats::Stats;
 use crate::workload::keys::KeySampler;
@@ -43,6 +44,11 @@ const POLL_NS_MAX: u64 = 100_000;
 const SPIN_NS: u64 = 20_000;
 /// Longest sleep in the kernel, so the clock is looked at often enough (end, reports).
 const WAIT_NS_MAX: u64 = 5_000_000;
+/// Provided receive buffers per connection (a multishot Recv takes one per completion; when
+/// none is left it ends with ENOBUFS and is armed again next turn).
+const RECV_BUFS_PER_CONN: usize = 2;
+/// Provided receive buffers per worker at least.
+const RECV_BUFS_MIN: usize = 64;
 /// Completions reaped per loop turn at most (the ring's CQ holds two per connection).
 const COMPLETIONS_PER_TURN_MAX: usize = 4096;
 
@@ -71,7 +77,12 @@ pub struct WorkerConfig {
 
 pub struct Worker {
     cfg: WorkerConfig,
+    /// Declared before `recv_bufs`: fields drop in order, so the ring (which the kernel may
+    /// still read buffers for) is gone before the buffers are freed.
     ring: IoUring,
+    /// Provided buffers for multishot Recvs; `None` on kernels without them (one Recv into
+    /// the connection's own buffer per reply instead).
+    recv_bufs: Option<RecvBufs>,
     conns: Vec<Conn>,
     /// Indexes into `conns` per server, and the next one to use.
     conns_of_server: Vec<Vec<usize>>,
@@ -114,9 +125,22 @@ impl Worker {
             conns_of_server[conn.server_index].push(index);
         }
         let key_buf = vec![0u8; cfg.key_size_bytes * usize::from(cfg.mix.multiget_keys())];
+        let entries = (conns.len() * RECV_BUFS_PER_CONN)
+            .next_power_of_two()
+            .clamp(RECV_BUFS_MIN, recvbuf::ENTRIES_MAX);
+        let recv_bufs = RecvBufs::new(entries);
+        // SAFETY: `recv_bufs` is stored in the worker next to the ring, after it, so it is
+        // dropped after the ring (see the field order), and `finish` waits for every Recv.
+        let recv_bufs = match unsafe { recv_bufs.register(&ring.submitter()) } {
+            Ok(()) => Some(recv_bufs),
+            // Kernels before 5.19 have no buffer rings: Recv into each connection's buffer.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => None,
+            Err(e) => return Err(e),
+        };
         Ok(Worker {
             cfg,
             ring,
+            recv_bufs,
             conns,
             conns_of_server,
             round_robin: vec![0; server_count],
@@ -323,21 +347,25 @@ impl Worker {
     }
 
     fn arm_recvs(&mut self) {
+        let multishot = self.recv_bufs.is_some();
         for index in 0..self.conns.len() {
             let c = &mut self.conns[index];
             if !c.alive || c.recv_busy {
                 continue;
             }
-            assert!(c.in_end < c.inbuf.len(), "no room to receive");
             c.recv_busy = true;
-            // SAFETY-relevant invariant (see `push`): inbuf[in_end..] is not touched until
-            // this Recv completes (parse_replies runs only after its completion).
             let fd = types::Fd(c.fd());
-            let free = &mut c.inbuf[c.in_end..];
-            let entry = opcode::Recv::new(fd, free.as_mut_ptr(), free.len() as u32)
-                .build()
-                .user_data(ud(index, false));
-            push(&mut self.ring, &entry);
+            let entry = if multishot {
+                // Stays armed, one completion per received chunk, until it ends (no MORE flag).
+                opcode::RecvMulti::new(fd, recvbuf::BUF_GROUP).build()
+            } else {
+                assert!(c.in_end < c.inbuf.len(), "no room to receive");
+                // SAFETY-relevant invariant (see `push`): inbuf[in_end..] is not touched until
+                // this Recv completes (parse_replies runs only after its completion).
+                let free = &mut c.inbuf[c.in_end..];
+                opcode::Recv::new(fd, free.as_mut_ptr(), free.len() as u32).build()
+            };
+            push(&mut self.ring, &entry.user_data(ud(index, false)));
         }
     }
 
@@ -386,8 +414,11 @@ impl Worker {
             if is_send {
                 self.on_send(index, result);
             } else {
-                self.on_recv(index, result, now_ns);
+                self.on_recv(index, result, cqe.flags(), now_ns);
             }
+        }
+        if let Some(recv_bufs) = &self.recv_bufs {
+            recv_bufs.publish();
         }
     }
 
@@ -415,16 +446,44 @@ impl Worker {
         }
     }
 
-    fn on_recv(&mut self, index: usize, result: i32, now_ns: u64) {
+    fn on_recv(&mut self, index: usize, result: i32, flags: u32, now_ns: u64) {
         let c = &mut self.conns[index];
-        c.recv_busy = false;
+        // A multishot Recv stays armed while its completions carry MORE.
+        if !(self.recv_bufs.is_some() && cqueue::more(flags)) {
+            c.recv_busy = false;
+        }
+        // A provided buffer: copy its bytes after the unparsed ones and give it back at once.
+        let mut overflow = false;
+        if let (Some(recv_bufs), Some(bid)) = (&mut self.recv_bufs, cqueue::buffer_select(flags)) {
+            let len = usize::try_from(result).expect("a completion with a buffer has a length");
+            if c.alive {
+                let end = c.in_end + len;
+                // The buffer holds the largest reply plus one provided buffer (see run.rs),
+                // so only a reply longer than any we asked for can overflow it.
+                if end <= c.inbuf.len() {
+                    c.inbuf[c.in_end..end].copy_from_slice(recv_bufs.filled(bid, len));
+                } else {
+                    overflow = true;
+                }
+            }
+            recv_bufs.give_back(bid);
+        } else if result > 0 && c.alive {
+            assert!(
+                self.recv_bufs.is_none(),
+                "multishot Recv data without a buffer"
+            );
+        }
         if !c.alive {
             return;
         }
         if result == -libc::EAGAIN || result == -libc::EINTR || result == -libc::ENOBUFS {
             return; // re-armed next turn
         }
-        if result <= 0 {
+        if result <= 0 || overflow {
+            if overflow {
+                self.total.errors.protocol += 1;
+                self.interval.errors.protocol += 1;
+            }
             self.fail(index);
             return;
         }

@@ -27,6 +27,8 @@ pub mod ketama;
 pub mod live;
 pub mod recvbuf;
 pub mod report;
+pub mod ring;
+pub mod route;
 pub mod run;
 pub mod schedule;
 pub mod stats;

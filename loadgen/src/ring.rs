@@ -6,22 +6,17 @@
 //! second core per worker).
 //!
 //! Waiting, in order: submit (which also runs completions' deferred task work if the kernel
-//! flagged some); poll the ring for up to [`POLL_NS_MAX`]; sleep in `io_uring_enter` until
-//! [`SPIN_NS`] before the end of the wait. A reply that arrives while the loop sleeps must
-//! wake it, and that wake-up (an IPI to this core, a VM exit under a hypervisor) is paid on
-//! the core that sent the reply: against a local server near saturation, a sleeping
-//! generator makes every op dearer for the server it measures.
+//! flagged some); poll the ring for up to `poll_ns` (`--poll-us`, 100 µs by default); sleep
+//! in `io_uring_enter` until [`SPIN_NS`] before the end of the wait. A reply that arrives
+//! while the loop sleeps must wake it, and that wake-up (an IPI to this core, a VM exit
+//! under a hypervisor) is paid on the core that sent the reply: against a local server near
+//! saturation, a sleeping generator makes every op dearer for the server it measures.
 
 use std::io;
 use std::time::Instant;
 
 use io_uring::{squeue, types, IoUring};
 
-/// How long the loop polls for a completion before it sleeps in the kernel. Under load,
-/// replies follow each other microseconds apart, so polling catches them without sleeping;
-/// an idle or stalled server still lets the loop sleep after this long. A wait shorter than
-/// this (the next intended send time) is polled through entirely.
-pub const POLL_NS_MAX: u64 = 100_000;
 /// A sleep until an intended send time ends this long before it and the rest is polled: the
 /// kernel's wake-up is late by a few microseconds.
 pub const SPIN_NS: u64 = 20_000;
@@ -51,14 +46,17 @@ pub fn build(entries: u32) -> io::Result<IoUring> {
 }
 
 /// Submits what is queued, then waits up to `wait_ns` for a completion: polling first (up to
-/// [`POLL_NS_MAX`]), then sleeping in `io_uring_enter` until [`SPIN_NS`] before the end
-/// (the caller's next turn polls the rest).
-pub fn submit_and_wait(ring: &mut IoUring, wait_ns: u64) -> io::Result<()> {
+/// `poll_ns`), then sleeping in `io_uring_enter` until [`SPIN_NS`] before the end (the
+/// caller's next turn polls the rest). Under load, replies follow each other microseconds
+/// apart, so polling catches them without sleeping; an idle or stalled server still lets the
+/// loop sleep after `poll_ns`. A wait shorter than `poll_ns` (the next intended send time)
+/// is polled through entirely.
+pub fn submit_and_wait(ring: &mut IoUring, wait_ns: u64, poll_ns: u64) -> io::Result<()> {
     enter_result(ring.submit())?;
     if !ring.completion().is_empty() {
         return Ok(());
     }
-    let poll_ns = wait_ns.min(POLL_NS_MAX);
+    let poll_ns = wait_ns.min(poll_ns);
     let poll_start = Instant::now();
     let mut polled_ns = 0;
     while polled_ns < poll_ns {

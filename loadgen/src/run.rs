@@ -225,6 +225,7 @@ pub fn run_phase(
             key_size_bytes: args.key_size_bytes,
             validate: args.validate,
             drain_timeout: args.drain_timeout,
+            poll_ns: args.poll_us * 1000,
             pattern: Arc::clone(pattern),
             owners: KeyOwners {
                 server_of_key: fleet.server_of_key.clone(),

@@ -62,6 +62,8 @@ pub struct WorkerConfig {
     pub key_size_bytes: usize,
     pub validate: bool,
     pub drain_timeout: Duration,
+    /// How long to poll for a completion before sleeping (see [`ring::submit_and_wait`]).
+    pub poll_ns: u64,
     pub pattern: Arc<ValuePattern>,
     pub owners: KeyOwners,
     pub mix: OpMix,
@@ -208,7 +210,7 @@ impl Worker {
             };
             let wait_ns = wait_ns.min(WAIT_NS_MAX);
             let before_ns = self.now_ns();
-            ring::submit_and_wait(&mut self.ring, wait_ns)?;
+            ring::submit_and_wait(&mut self.ring, wait_ns, self.cfg.poll_ns)?;
             let after_ns = self.now_ns();
             // The generator's own pause: a turn's work, or a wait that overslept its timeout.
             let pause_ns = (before_ns - now_ns).max(after_ns.saturating_sub(before_ns + wait_ns));
@@ -417,7 +419,7 @@ impl Worker {
                 Instant::now() < deadline,
                 "operations still in flight after shutdown"
             );
-            ring::submit_and_wait(&mut self.ring, WAIT_NS_MAX)?;
+            ring::submit_and_wait(&mut self.ring, WAIT_NS_MAX, self.cfg.poll_ns)?;
             let now_ns = self.now_ns();
             self.reap(now_ns);
         }

@@ -12,11 +12,17 @@ pub fn write_key(index: u64, out: &mut [u8]) {
     assert!(!out.is_empty());
     out[0] = b'k';
     let mut value = index;
-    for byte in out[1..].iter_mut().rev() {
-        *byte = b'0' + (value % 10) as u8;
+    let digits = &mut out[1..];
+    let mut end = digits.len();
+    // The significant digits from the right, then zeros: a 32-byte key of a 6-digit number
+    // costs 6 divisions, not 31.
+    while value > 0 && end > 0 {
+        end -= 1;
+        digits[end] = b'0' + (value % 10) as u8;
         value /= 10;
     }
     assert_eq!(value, 0, "key {index} does not fit in {} bytes", out.len());
+    digits[..end].fill(b'0');
 }
 
 /// The key number of a key this generator wrote (`k` and digits), or `None`.

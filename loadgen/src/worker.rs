@@ -266,6 +266,12 @@ impl Worker {
                 }
                 Route::NoLiveConn => {
                     self.lost(request.intended_ns);
+                    // The closed loop's source never runs dry before the end: stop for this
+                    // turn, or this loop would count lost requests forever without looking
+                    // at the clock again (the open schedule and the prefill move on).
+                    if matches!(self.cfg.source, Source::Closed { .. }) {
+                        return Some(None);
+                    }
                     continue;
                 }
             };

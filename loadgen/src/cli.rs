@@ -14,6 +14,8 @@ pub const PIPELINE_DEPTH_MAX: usize = 1024;
 pub const VALUE_SIZE_MAX_BYTES: usize = 1000 * 1000;
 /// Most rates in one `--sweep`.
 pub const SWEEP_STEPS_MAX: usize = 1000;
+/// Longest `--poll-us`: a wait is at most a few milliseconds anyway.
+pub const POLL_US_MAX: u64 = 5_000;
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -84,6 +86,12 @@ pub struct Args {
     /// (open loop); past it the schedule waits (reported as `schedule_stalls`).
     #[arg(long = "backlog", default_value_t = 16_384, value_name = "REQUESTS")]
     pub backlog_max: usize,
+    /// How long each worker polls its ring for a completion before it sleeps in the kernel
+    /// (microseconds). Polling keeps a busy local server from paying for waking the
+    /// generator; 0 sleeps at once (for a core shared with other work).
+    #[arg(long = "poll-us", default_value_t = 100, value_name = "MICROSECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=POLL_US_MAX))]
+    pub poll_us: u64,
     /// How long to wait for outstanding replies after the run; those still missing are
     /// counted as `unanswered` errors.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]

@@ -36,6 +36,18 @@ pub struct Request {
     pub key: u64,
 }
 
+impl Request {
+    /// A request not sent yet.
+    pub fn new(intended_ns: u64, kind: OpKind, key: u64) -> Request {
+        Request {
+            intended_ns,
+            sent_ns: 0,
+            kind,
+            key,
+        }
+    }
+}
+
 /// Where the measured window is, and what to check.
 pub struct Window<'a> {
     /// Requests intended (closed loop: sent) before this are warmup: not counted.

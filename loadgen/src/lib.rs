@@ -13,6 +13,8 @@
 //!                       ├─ worker 1 ...                          │ shared codec:
 //!                       │   schedule (intended times)            │ net::proto::client (encode)
 //!                       │   workload (keys, ops, values)         │ net::proto::response (parse)
+//!                       │   route (which connection)             │
+//!                       │   ring (submit, poll, sleep), recvbuf (provided receive buffers)
 //!                       └─ live line (1/s) ── report (table, JSON, HDR log) ── sweep, svg
 //! ```
 //!
@@ -25,7 +27,10 @@ pub mod conn;
 pub mod encode;
 pub mod ketama;
 pub mod live;
+pub mod recvbuf;
 pub mod report;
+pub mod ring;
+pub mod route;
 pub mod run;
 pub mod schedule;
 pub mod stats;

@@ -64,6 +64,7 @@ pub struct Parameters {
     pub validate: bool,
     pub prefill: bool,
     pub backlog: usize,
+    pub poll_us: u64,
 }
 
 impl Parameters {
@@ -87,6 +88,7 @@ impl Parameters {
             validate: args.validate,
             prefill: !args.no_prefill,
             backlog: args.backlog_max,
+            poll_us: args.poll_us,
         }
     }
 }

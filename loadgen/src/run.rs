@@ -177,7 +177,8 @@ pub fn run_phase(
     let out_len = pipeline_depth * set_len.max(get_len);
     let reply_len =
         multiget_keys * (value_max + args.key_size_bytes + VALUE_HEADER_LEN_MAX_BYTES) + 16;
-    let inbuf_len = INBUF_LEN_MIN_BYTES.max(2 * reply_len);
+    // Room for a partial reply plus one provided receive buffer copied after it.
+    let inbuf_len = INBUF_LEN_MIN_BYTES.max(2 * reply_len) + crate::recvbuf::BUF_SIZE_BYTES;
     let queue_len = pipeline_depth + args.backlog_max;
 
     let sizes = ConnSizes {
@@ -224,6 +225,7 @@ pub fn run_phase(
             key_size_bytes: args.key_size_bytes,
             validate: args.validate,
             drain_timeout: args.drain_timeout,
+            poll_ns: args.poll_us * 1000,
             pattern: Arc::clone(pattern),
             owners: KeyOwners {
                 server_of_key: fleet.server_of_key.clone(),

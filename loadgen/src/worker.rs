@@ -2,15 +2,24 @@
 //!
 //! One loop turn:
 //! 1. take the requests that are due from the [`Source`] and queue each on a connection to
-//!    the server that owns its key (round robin among those connections);
-//! 2. encode, on every connection without a Send in flight, the queued requests that fit in
-//!    its pipeline, stamp their send time, and queue one Send; arm a Recv where none is armed;
-//! 3. submit everything in one `io_uring_enter`, waiting until a completion arrives or the
-//!    next intended send time (a few microseconds before it, the loop spins instead);
-//! 4. reap all completions: parse replies, record latencies, resubmit partial sends.
+//!    the server that owns its key ([`Router`]: round robin in open loop; in closed loop a
+//!    connection with room, so a connection whose reply was just parsed gets the next request
+//!    in this turn);
+//! 2. on every connection marked since the last turn (a request queued, a Send done, a
+//!    reply parsed) that has no Send in flight, encode the queued requests that fit in its
+//!    pipeline, stamp their send time, and queue one Send; arm a multishot Recv where none is
+//!    armed;
+//! 3. submit everything in one `io_uring_enter`, then wait until a completion arrives or the
+//!    next intended send time ([`ring::submit_and_wait`]: poll first, so a server that answers
+//!    quickly never has to wake this thread, then sleep);
+//! 4. reap all completions: parse replies, record latencies, resubmit partial sends
+//!    (`complete.rs`).
 //!
-//! Nothing is allocated per request: queues and buffers are sized in [`Conn::new`], once a
-//! second the interval statistics are sent to the main thread (one clone a second).
+//! Nothing is allocated per request: queues and buffers are sized in [`Conn::new`] and
+//! [`Worker::new`]; once a second the interval statistics are sent to the main thread (one
+//! clone a second). A turn costs O(connections touched), not O(connections).
+
+mod complete;
 
 use std::io;
 use std::sync::mpsc::SyncSender;
@@ -20,20 +29,24 @@ use std::time::{Duration, Instant};
 use io_uring::{opcode, types, IoUring};
 use rand::rngs::StdRng;
 
-use crate::conn::{Conn, Request, Window};
+use crate::conn::{Conn, Request};
 use crate::encode::{encode, KeyOwners};
+use crate::recvbuf::{self, RecvBufs};
+use crate::ring;
+use crate::route::{Route, Router};
 use crate::schedule::{Next, Source};
 use crate::stats::Stats;
 use crate::workload::keys::KeySampler;
 use crate::workload::values::ValuePattern;
 use crate::workload::{OpKind, OpMix};
 
-/// Below this wait the loop spins instead of sleeping in the kernel.
-const SPIN_NS: u64 = 20_000;
 /// Longest sleep in the kernel, so the clock is looked at often enough (end, reports).
 const WAIT_NS_MAX: u64 = 5_000_000;
-/// Completions reaped per loop turn at most (the ring's CQ holds two per connection).
-const COMPLETIONS_PER_TURN_MAX: usize = 4096;
+/// Provided receive buffers per connection (a multishot Recv takes one per completion; when
+/// none is left it ends with ENOBUFS and is armed again next turn).
+const RECV_BUFS_PER_CONN: usize = 2;
+/// Provided receive buffers per worker at least.
+const RECV_BUFS_MIN: usize = 64;
 
 /// Interval statistics for second `tick` of the run, sent to the main thread.
 pub struct Snapshot {
@@ -49,6 +62,8 @@ pub struct WorkerConfig {
     pub key_size_bytes: usize,
     pub validate: bool,
     pub drain_timeout: Duration,
+    /// How long to poll for a completion before sleeping (see [`ring::submit_and_wait`]).
+    pub poll_ns: u64,
     pub pattern: Arc<ValuePattern>,
     pub owners: KeyOwners,
     pub mix: OpMix,
@@ -58,15 +73,67 @@ pub struct WorkerConfig {
     pub snapshots: Option<SyncSender<Snapshot>>,
 }
 
+/// A request the schedule waits behind: open loop, its connection's backlog is full;
+/// closed loop, every connection of its server is full (`conn` is `None`: it takes the
+/// first that makes room).
+struct Held {
+    request: Request,
+    conn: Option<usize>,
+}
+
+/// Connections to look at in the next turn, each listed once.
+struct Marks {
+    list: Vec<usize>,
+    marked: Vec<bool>,
+}
+
+impl Marks {
+    fn new(conn_count: usize) -> Marks {
+        Marks {
+            list: Vec::with_capacity(conn_count),
+            marked: vec![false; conn_count],
+        }
+    }
+
+    fn mark(&mut self, index: usize) {
+        if !self.marked[index] {
+            self.marked[index] = true;
+            self.list.push(index);
+        }
+    }
+
+    /// The marked connections, unmarked; hand the list back with [`Self::restore`].
+    fn take(&mut self) -> Vec<usize> {
+        let list = std::mem::take(&mut self.list);
+        for &index in &list {
+            self.marked[index] = false;
+        }
+        list
+    }
+
+    /// Gives back the (emptied) list taken, keeping its allocation; marks made meanwhile
+    /// are kept.
+    fn restore(&mut self, mut list: Vec<usize>) {
+        list.clear();
+        list.append(&mut self.list);
+        self.list = list;
+    }
+}
+
 pub struct Worker {
     cfg: WorkerConfig,
+    /// Declared before `recv_bufs`: fields drop in order, so the ring (for which the kernel
+    /// may still fill buffers) is gone before the buffers are freed.
     ring: IoUring,
+    /// Provided buffers for multishot Recvs; `None` on kernels without them (one Recv into
+    /// the connection's own buffer per reply instead).
+    recv_bufs: Option<RecvBufs>,
     conns: Vec<Conn>,
-    /// Indexes into `conns` per server, and the next one to use.
-    conns_of_server: Vec<Vec<usize>>,
-    round_robin: Vec<usize>,
-    /// A request waiting for room on its connection (the schedule waits behind it).
-    held: Option<(Request, usize)>,
+    router: Router,
+    /// Connections that may have requests to send, and without an armed Recv.
+    to_send: Marks,
+    to_arm: Marks,
+    held: Option<Held>,
     total: Stats,
     interval: Stats,
     tick: u64,
@@ -79,36 +146,33 @@ fn ud(conn: usize, is_send: bool) -> u64 {
 
 impl Worker {
     pub fn new(cfg: WorkerConfig, conns: Vec<Conn>, server_count: usize) -> io::Result<Worker> {
-        let entries = (conns.len() * 2 + 8).next_power_of_two() as u32;
-        // One thread submits and reaps: completions' task work runs only when the loop asks
-        // for events (DEFER_TASKRUN), and TASKRUN_FLAG tells the loop when there is some.
-        // Older kernels refuse the flags with EINVAL: fall back to a plain ring.
-        let ring = match IoUring::builder()
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .setup_taskrun_flag()
-            .build(entries)
-        {
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::new(entries),
-            other => other,
-        }
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("io_uring_setup failed ({e}): is io_uring disabled? sysctl kernel.io_uring_disabled=0"),
-            )
-        })?;
-        let mut conns_of_server = vec![Vec::new(); server_count];
-        for (index, conn) in conns.iter().enumerate() {
-            conns_of_server[conn.server_index].push(index);
-        }
+        let ring = ring::build((conns.len() * 2 + 8).next_power_of_two() as u32)?;
         let key_buf = vec![0u8; cfg.key_size_bytes * usize::from(cfg.mix.multiget_keys())];
+        let entries = (conns.len() * RECV_BUFS_PER_CONN)
+            .next_power_of_two()
+            .clamp(RECV_BUFS_MIN, recvbuf::ENTRIES_MAX);
+        let recv_bufs = RecvBufs::new(entries);
+        // SAFETY: `recv_bufs` is stored in the worker after the ring, so it is dropped after
+        // the ring (see the field order), and `finish` waits for every Recv to end.
+        let recv_bufs = match unsafe { recv_bufs.register(&ring.submitter()) } {
+            Ok(()) => Some(recv_bufs),
+            // Kernels before 5.19 have no buffer rings: Recv into each connection's buffer.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => None,
+            Err(e) => return Err(e),
+        };
+        let router = Router::new(&conns, server_count);
+        let mut to_arm = Marks::new(conns.len());
+        for index in 0..conns.len() {
+            to_arm.mark(index);
+        }
         Ok(Worker {
             cfg,
             ring,
+            recv_bufs,
+            to_send: Marks::new(conns.len()),
+            to_arm,
             conns,
-            conns_of_server,
-            round_robin: vec![0; server_count],
+            router,
             held: None,
             total: Stats::new(),
             interval: Stats::new(),
@@ -130,9 +194,8 @@ impl Worker {
             self.fill_sends(now_ns);
             self.arm_recvs();
             self.report(now_ns);
-            let idle = self.conns.iter().all(|c| c.queue.is_empty()) && self.held.is_none();
             if due_ns.is_none() {
-                if idle {
+                if self.held.is_none() && self.conns.iter().all(|c| c.queue.is_empty()) {
                     break;
                 }
                 let deadline = *drain_deadline_ns
@@ -147,7 +210,7 @@ impl Worker {
             };
             let wait_ns = wait_ns.min(WAIT_NS_MAX);
             let before_ns = self.now_ns();
-            self.submit(wait_ns)?;
+            ring::submit_and_wait(&mut self.ring, wait_ns, self.cfg.poll_ns)?;
             let after_ns = self.now_ns();
             // The generator's own pause: a turn's work, or a wait that overslept its timeout.
             let pause_ns = (before_ns - now_ns).max(after_ns.saturating_sub(before_ns + wait_ns));
@@ -164,74 +227,76 @@ impl Worker {
     /// Queues the due requests. Returns `None` when the source is done, `Some(due)` with the
     /// next intended time when known, `Some(None)` when it is due now or unknown.
     fn generate(&mut self, now_ns: u64) -> Option<Option<u64>> {
+        let open = self.cfg.source.is_open();
+        let depth = self.cfg.pipeline_depth;
         loop {
-            let was_held = self.held.is_some();
-            let (request, conn) = match self.held.take() {
-                Some(held) => held,
+            let (request, held_conn, was_held) = match self.held.take() {
+                Some(Held { request, conn }) => (request, conn, true),
                 None => match self.cfg.source.next(now_ns, &mut self.cfg.rng) {
                     Next::Done => return None,
                     Next::NotYet { due_ns } => return Some(Some(due_ns)),
                     Next::Request { intended_ns } => {
                         let kind = self.cfg.mix.next(&mut self.cfg.rng);
                         let key = self.cfg.sampler.next(&mut self.cfg.rng);
-                        match self.pick_conn(key) {
-                            Some(conn) => (
-                                Request {
-                                    intended_ns,
-                                    sent_ns: 0,
-                                    kind,
-                                    key,
-                                },
-                                conn,
-                            ),
-                            None => {
-                                self.lost(intended_ns);
-                                continue;
-                            }
-                        }
+                        (Request::new(intended_ns, kind, key), None, false)
                     }
                     Next::Prefill { key } => {
                         let kind = OpKind::Set {
                             value_len_bytes: self.cfg.mix.value_len(&mut self.cfg.rng),
                         };
-                        match self.pick_conn(key) {
-                            Some(conn) => (
-                                Request {
-                                    intended_ns: now_ns,
-                                    sent_ns: 0,
-                                    kind,
-                                    key,
-                                },
-                                conn,
-                            ),
-                            None => {
-                                self.lost(now_ns);
-                                continue;
-                            }
-                        }
+                        (Request::new(now_ns, kind, key), None, false)
                     }
                 },
+            };
+            let route = match held_conn {
+                Some(conn) => Route::Conn(conn),
+                None => {
+                    let server = self.cfg.owners.of(request.key);
+                    self.router.route(server, open, &self.conns, depth)
+                }
+            };
+            let conn = match route {
+                Route::Conn(conn) => conn,
+                Route::Full => {
+                    self.held = Some(Held {
+                        request,
+                        conn: None,
+                    });
+                    return Some(None);
+                }
+                Route::NoLiveConn => {
+                    self.lost(request.intended_ns);
+                    // The closed loop's source never runs dry before the end: stop for this
+                    // turn, or this loop would count lost requests forever without looking
+                    // at the clock again (the open schedule and the prefill move on).
+                    if matches!(self.cfg.source, Source::Closed { .. }) {
+                        return Some(None);
+                    }
+                    continue;
+                }
             };
             let c = &mut self.conns[conn];
             if !c.alive {
                 self.lost(request.intended_ns);
                 continue;
             }
-            let limit = if self.cfg.source.is_open() {
-                self.cfg.pipeline_depth + self.cfg.backlog_max
-            } else {
-                self.cfg.pipeline_depth
-            };
-            if c.queue.len() >= limit {
+            if open && c.queue.len() >= depth + self.cfg.backlog_max {
                 // Counted once per request that makes the schedule wait.
-                if self.cfg.source.is_open() && !was_held {
+                if !was_held {
                     self.total.schedule_stalls += 1;
                     self.interval.schedule_stalls += 1;
                 }
-                self.held = Some((request, conn));
+                self.held = Some(Held {
+                    request,
+                    conn: Some(conn),
+                });
                 return Some(None);
             }
             c.queue.push_back(request);
+            self.to_send.mark(conn);
+            if !open {
+                self.router.queued(conn, &self.conns, depth);
+            }
         }
     }
 
@@ -243,46 +308,21 @@ impl Worker {
         self.interval.errors.connection += 1;
     }
 
-    /// A live connection to the server owning `key`, round robin. In a closed loop (and the
-    /// prefill) one with room in its pipeline is preferred, so a connection waiting for a
-    /// slow reply does not hold up the others.
-    fn pick_conn(&mut self, key: u64) -> Option<usize> {
-        let server = self.cfg.owners.of(key);
-        let candidates = &self.conns_of_server[server];
-        let open = self.cfg.source.is_open();
-        let mut fallback = None;
-        for _ in 0..candidates.len() {
-            let rr = &mut self.round_robin[server];
-            let index = candidates[*rr % candidates.len()];
-            *rr = rr.wrapping_add(1);
-            let conn = &self.conns[index];
-            if !conn.alive {
-                continue;
-            }
-            if open || conn.queue.len() < self.cfg.pipeline_depth {
-                return Some(index);
-            }
-            fallback.get_or_insert(index);
-        }
-        fallback
-    }
-
-    /// Encodes the queued requests that fit in each idle connection's pipeline.
+    /// Encodes, on each marked connection without a Send in flight, the queued requests that
+    /// fit in its pipeline, and queues one Send.
     fn fill_sends(&mut self, now_ns: u64) {
         let closed = !self.cfg.source.is_open();
-        for index in 0..self.conns.len() {
+        let depth = self.cfg.pipeline_depth;
+        let marked = self.to_send.take();
+        for &index in &marked {
             let c = &mut self.conns[index];
-            if !c.alive
-                || c.send_busy
-                || c.backlog_len() == 0
-                || c.inflight >= self.cfg.pipeline_depth
-            {
-                continue;
+            if !c.alive || c.send_busy || c.backlog_len() == 0 || c.inflight >= depth {
+                continue; // marked again when its Send completes or a reply makes room
             }
             let capacity = c.out.capacity();
             c.out.clear();
             c.out_sent_bytes = 0;
-            while c.inflight < self.cfg.pipeline_depth && c.inflight < c.queue.len() {
+            while c.inflight < depth && c.inflight < c.queue.len() {
                 let request = &mut c.queue[c.inflight];
                 request.sent_ns = now_ns;
                 if closed {
@@ -307,130 +347,37 @@ impl Worker {
             let entry = opcode::Send::new(types::Fd(c.fd()), c.out.as_ptr(), c.out.len() as u32)
                 .build()
                 .user_data(ud(index, true));
-            push(&mut self.ring, &entry);
+            // SAFETY: `out` is neither touched nor moved while `send_busy` (see `finish`).
+            unsafe { ring::push(&mut self.ring, &entry) };
         }
+        self.to_send.restore(marked);
     }
 
+    /// Arms a Recv on each marked live connection without one.
     fn arm_recvs(&mut self) {
-        for index in 0..self.conns.len() {
+        let multishot = self.recv_bufs.is_some();
+        let marked = self.to_arm.take();
+        for &index in &marked {
             let c = &mut self.conns[index];
             if !c.alive || c.recv_busy {
                 continue;
             }
-            assert!(c.in_end < c.inbuf.len(), "no room to receive");
             c.recv_busy = true;
-            // SAFETY-relevant invariant (see `push`): inbuf[in_end..] is not touched until
-            // this Recv completes (parse_replies runs only after its completion).
             let fd = types::Fd(c.fd());
-            let free = &mut c.inbuf[c.in_end..];
-            let entry = opcode::Recv::new(fd, free.as_mut_ptr(), free.len() as u32)
-                .build()
-                .user_data(ud(index, false));
-            push(&mut self.ring, &entry);
-        }
-    }
-
-    fn submit(&mut self, wait_ns: u64) -> io::Result<()> {
-        let result = if wait_ns < SPIN_NS {
-            self.ring.submit()
-        } else {
-            let ts = types::Timespec::new().nsec(wait_ns as u32);
-            let args = types::SubmitArgs::new().timespec(&ts);
-            self.ring.submitter().submit_with_args(1, &args)
-        };
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn reap(&mut self, now_ns: u64) {
-        let mut reaped = 0;
-        while reaped < COMPLETIONS_PER_TURN_MAX {
-            let Some(cqe) = self.ring.completion().next() else {
-                break;
-            };
-            reaped += 1;
-            let index = (cqe.user_data() >> 1) as usize;
-            let is_send = cqe.user_data() & 1 == 1;
-            let result = cqe.result();
-            if is_send {
-                self.on_send(index, result);
+            let entry = if multishot {
+                // Stays armed, one completion per received chunk, until it ends (no MORE flag).
+                opcode::RecvMulti::new(fd, recvbuf::BUF_GROUP).build()
             } else {
-                self.on_recv(index, result, now_ns);
-            }
+                assert!(c.in_end < c.inbuf.len(), "no room to receive");
+                let free = &mut c.inbuf[c.in_end..];
+                opcode::Recv::new(fd, free.as_mut_ptr(), free.len() as u32).build()
+            };
+            // SAFETY: the provided buffers outlive the ring (field order); `inbuf[in_end..]`
+            // is neither touched nor moved while `recv_busy` (parse_replies runs only after
+            // the completion; see `finish`).
+            unsafe { ring::push(&mut self.ring, &entry.user_data(ud(index, false))) };
         }
-    }
-
-    fn on_send(&mut self, index: usize, result: i32) {
-        let c = &mut self.conns[index];
-        c.send_busy = false;
-        if !c.alive {
-            return;
-        }
-        if result == -libc::EAGAIN || result == -libc::EINTR {
-            // Send again from where it stopped.
-        } else if result <= 0 {
-            self.fail(index);
-            return;
-        } else {
-            c.out_sent_bytes += result as usize;
-        }
-        if c.out_sent_bytes < c.out.len() {
-            c.send_busy = true;
-            let rest = &c.out[c.out_sent_bytes..];
-            let entry = opcode::Send::new(types::Fd(c.fd()), rest.as_ptr(), rest.len() as u32)
-                .build()
-                .user_data(ud(index, true));
-            push(&mut self.ring, &entry);
-        }
-    }
-
-    fn on_recv(&mut self, index: usize, result: i32, now_ns: u64) {
-        let c = &mut self.conns[index];
-        c.recv_busy = false;
-        if !c.alive {
-            return;
-        }
-        if result == -libc::EAGAIN || result == -libc::EINTR || result == -libc::ENOBUFS {
-            return; // re-armed next turn
-        }
-        if result <= 0 {
-            self.fail(index);
-            return;
-        }
-        c.in_end += result as usize;
-        let window = Window {
-            measure_from_ns: self.cfg.measure_from_ns,
-            validate: self.cfg.validate,
-            pattern: &self.cfg.pattern,
-        };
-        if c.parse_replies(now_ns, &window, &mut self.total, &mut self.interval)
-            .is_err()
-        {
-            self.total.errors.protocol += 1;
-            self.interval.errors.protocol += 1;
-            self.fail(index);
-        }
-    }
-
-    fn fail(&mut self, index: usize) {
-        let lost = self.conns[index].fail(self.cfg.measure_from_ns);
-        self.total.errors.connection += lost;
-        self.interval.errors.connection += lost;
-        // SAFETY of the buffers: a failed connection is never reused, so its buffers are not
-        // touched again while an operation may still be in flight; shutting the socket down
-        // makes such an operation complete.
-        // SAFETY: shutdown on a descriptor this connection owns has no memory effects.
-        unsafe { libc::shutdown(self.conns[index].fd(), libc::SHUT_RDWR) };
+        self.to_arm.restore(marked);
     }
 
     /// Sends the interval statistics once per second of the run.
@@ -469,7 +416,7 @@ impl Worker {
             // SAFETY: shutdown on a descriptor this connection owns has no memory effects.
             unsafe { libc::shutdown(c.fd(), libc::SHUT_RDWR) };
         }
-        if let Some((request, _)) = self.held.take() {
+        if let Some(Held { request, .. }) = self.held.take() {
             self.total.errors.unanswered += u64::from(request.intended_ns >= measure_from_ns);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -478,26 +425,10 @@ impl Worker {
                 Instant::now() < deadline,
                 "operations still in flight after shutdown"
             );
-            self.submit(WAIT_NS_MAX)?;
+            ring::submit_and_wait(&mut self.ring, WAIT_NS_MAX, self.cfg.poll_ns)?;
             let now_ns = self.now_ns();
             self.reap(now_ns);
         }
         Ok(())
-    }
-}
-
-/// Queues one submission, submitting first if the queue is full.
-fn push(ring: &mut IoUring, entry: &io_uring::squeue::Entry) {
-    loop {
-        // SAFETY: every entry points into a buffer owned by a `Conn` of this worker (an
-        // `out` Vec or an `inbuf` box) that is neither moved, resized nor freed until the
-        // operation completes: `send_busy`/`recv_busy` keep the loop off those buffers, and
-        // `finish` waits for every completion before the worker (and its connections) drop.
-        let pushed = unsafe { ring.submission().push(entry) };
-        if pushed.is_ok() {
-            return;
-        }
-        ring.submit()
-            .expect("io_uring_enter failed while the submission queue was full");
     }
 }

@@ -142,6 +142,12 @@ fn whole_command_lines() {
         }
     );
     assert_eq!(d.get_ratio, 0.9);
+    assert_eq!(d.poll_us, 100);
+    assert_eq!(
+        args(&["--poll-us", "0"]).unwrap().poll_us,
+        0,
+        "sleep at once"
+    );
 }
 
 #[test]
@@ -155,6 +161,10 @@ fn inconsistent_command_lines_are_refused_with_the_fix() {
     assert!(args(&["--pipeline", "0"]).is_err());
     assert!(args(&["--rate", "0"]).is_err());
     assert!(args(&["--sweep", "1:2:1", "--rate", "5"]).is_err());
+    assert!(
+        args(&["--poll-us", "5001"]).is_err(),
+        "longer than any wait"
+    );
     assert!(
         Args::try_parse_from(["ringcache-loadgen"]).is_err(),
         "--server is required"

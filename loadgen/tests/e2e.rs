@@ -1,9 +1,12 @@
 //! End to end: the built loadgen against Debian's memcached, ringcache, a two-server fleet,
-//! and a server that returns wrong values. Tests assert behaviour, never speed.
+//! a server that returns wrong values and one that closes every connection. Tests assert
+//! behaviour, never speed.
 
 mod common;
 
-use common::{run_loadgen, temp_path, u, FakeServer, WrongValue};
+use std::time::Duration;
+
+use common::{run_loadgen, run_loadgen_within, temp_path, u, FakeServer, WrongValue};
 use ringcache_tests::server::Server;
 
 const PERCENTILES: [&str; 6] = ["p50", "p90", "p99", "p999", "p9999", "max"];
@@ -237,4 +240,41 @@ fn sweep_writes_a_table_and_a_plot() {
     assert_eq!(table.lines().count(), 4, "{table}");
     let _ = std::fs::remove_file(svg);
     let _ = std::fs::remove_file(csv);
+}
+
+#[test]
+fn a_server_that_closes_every_connection_ends_the_run_on_time() {
+    // Accepts each connection and closes it at once.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let common = [
+        "--server",
+        addr.as_str(),
+        "--no-prefill",
+        "--connections",
+        "4",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+    ];
+    // Closed loop: no request is ever answered; the run still ends when its time is up.
+    let json = run_loadgen_within(&common, Duration::from_secs(20));
+    assert_eq!(u(&json, &["ops"]), 0);
+    assert!(u(&json, &["errors_by_kind", "connection"]) > 0, "{json}");
+    // Open loop: every scheduled request is counted as lost with its connection.
+    let mut open = common.to_vec();
+    open.extend(["--rate", "2000"]);
+    let json = run_loadgen_within(&open, Duration::from_secs(20));
+    assert_eq!(u(&json, &["ops"]), 0);
+    let lost = u(&json, &["errors"]);
+    assert!(
+        (900..=1100).contains(&lost),
+        "{lost} of ~1000 scheduled: {json}"
+    );
 }

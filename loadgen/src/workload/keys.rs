@@ -12,24 +12,29 @@ pub fn write_key(index: u64, out: &mut [u8]) {
     assert!(!out.is_empty());
     out[0] = b'k';
     let mut value = index;
-    for byte in out[1..].iter_mut().rev() {
-        *byte = b'0' + (value % 10) as u8;
+    let digits = &mut out[1..];
+    let mut end = digits.len();
+    // The significant digits from the right, then zeros: a 32-byte key of a 6-digit number
+    // costs 6 divisions, not 31.
+    while value > 0 && end > 0 {
+        end -= 1;
+        digits[end] = b'0' + (value % 10) as u8;
         value /= 10;
     }
     assert_eq!(value, 0, "key {index} does not fit in {} bytes", out.len());
+    digits[..end].fill(b'0');
 }
 
 /// The key number of a key this generator wrote (`k` and digits), or `None`.
 pub fn parse_key(key: &[u8]) -> Option<u64> {
     let digits = key.strip_prefix(b"k")?;
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(
-        digits
-            .iter()
-            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')),
-    )
+    // Keys longer than 20 bytes are zero-padded: the length alone does not bound the value.
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// Draws key numbers in `0..key_count`.
@@ -89,6 +94,14 @@ mod tests {
         assert_eq!(parse_key(&buf), Some(42));
         assert_eq!(parse_key(b"x1"), None);
         assert_eq!(parse_key(b"k"), None);
+    }
+
+    #[test]
+    fn long_zero_padded_keys_round_trip() {
+        let mut buf = [0u8; 32];
+        write_key(99_999, &mut buf);
+        assert_eq!(parse_key(&buf), Some(99_999));
+        assert_eq!(parse_key(b"k99999999999999999999"), None, "beyond u64");
     }
 
     #[test]

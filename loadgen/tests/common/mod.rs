@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
@@ -23,15 +23,39 @@ pub fn temp_path(name: &str) -> PathBuf {
     ))
 }
 
+/// Longest a test's loadgen run may take before the test kills it and fails.
+pub const RUN_TIME_MAX: Duration = Duration::from_secs(600);
+
 /// Runs the loadgen with `args` plus `--quiet --output-json FILE`; returns the JSON.
 pub fn run_loadgen(args: &[&str]) -> serde_json::Value {
+    run_loadgen_within(args, RUN_TIME_MAX)
+}
+
+/// As [`run_loadgen`]; kills the loadgen and fails if it has not ended within `limit`.
+pub fn run_loadgen_within(args: &[&str], limit: Duration) -> serde_json::Value {
     let json = temp_path("out.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_ringcache-loadgen"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringcache-loadgen"))
         .args(args)
         .args(["--quiet", "--output-json"])
         .arg(&json)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run ringcache-loadgen");
+    let deadline = Instant::now() + limit;
+    while child
+        .try_wait()
+        .expect("wait for ringcache-loadgen")
+        .is_none()
+    {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ringcache-loadgen {args:?} did not end within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("ringcache-loadgen output");
     assert!(
         out.status.success(),
         "ringcache-loadgen {args:?} failed:\n{}\n{}",

@@ -27,7 +27,6 @@ pub mod conn;
 pub mod encode;
 pub mod ketama;
 pub mod live;
-pub mod recvbuf;
 pub mod report;
 pub mod ring;
 pub mod route;

@@ -178,7 +178,7 @@ pub fn run_phase(
     let reply_len =
         multiget_keys * (value_max + args.key_size_bytes + VALUE_HEADER_LEN_MAX_BYTES) + 16;
     // Room for a partial reply plus one provided receive buffer copied after it.
-    let inbuf_len = INBUF_LEN_MIN_BYTES.max(2 * reply_len) + crate::recvbuf::BUF_SIZE_BYTES;
+    let inbuf_len = INBUF_LEN_MIN_BYTES.max(2 * reply_len) + crate::worker::RECV_BUF_BYTES;
     let queue_len = pipeline_depth + args.backlog_max;
 
     let sizes = ConnSizes {

@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 
 use io_uring::{opcode, types, IoUring};
 use rand::rngs::StdRng;
+use ringcache_net::runtime::recvbuf::{self, RecvBufs};
 
 use crate::conn::{Conn, Request};
 use crate::encode::{encode, KeyOwners};
-use crate::recvbuf::{self, RecvBufs};
 use crate::ring;
 use crate::route::{Route, Router};
 use crate::schedule::{Next, Source};
@@ -47,6 +47,11 @@ const WAIT_NS_MAX: u64 = 5_000_000;
 const RECV_BUFS_PER_CONN: usize = 2;
 /// Provided receive buffers per worker at least.
 const RECV_BUFS_MIN: usize = 64;
+/// Bytes per provided receive buffer: one completion carries at most this much; larger
+/// replies span several.
+pub const RECV_BUF_BYTES: usize = 8 * 1024;
+/// The buffer group the Recvs select from (one ring per worker).
+const RECV_BUF_GROUP: u16 = 0;
 
 /// Interval statistics for second `tick` of the run, sent to the main thread.
 pub struct Snapshot {
@@ -151,10 +156,10 @@ impl Worker {
         let entries = (conns.len() * RECV_BUFS_PER_CONN)
             .next_power_of_two()
             .clamp(RECV_BUFS_MIN, recvbuf::ENTRIES_MAX);
-        let recv_bufs = RecvBufs::new(entries);
+        let recv_bufs = RecvBufs::new(entries, RECV_BUF_BYTES);
         // SAFETY: `recv_bufs` is stored in the worker after the ring, so it is dropped after
         // the ring (see the field order), and `finish` waits for every Recv to end.
-        let recv_bufs = match unsafe { recv_bufs.register(&ring.submitter()) } {
+        let recv_bufs = match unsafe { recv_bufs.register(&ring.submitter(), RECV_BUF_GROUP) } {
             Ok(()) => Some(recv_bufs),
             // Kernels before 5.19 have no buffer rings: Recv into each connection's buffer.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => None,
@@ -366,7 +371,7 @@ impl Worker {
             let fd = types::Fd(c.fd());
             let entry = if multishot {
                 // Stays armed, one completion per received chunk, until it ends (no MORE flag).
-                opcode::RecvMulti::new(fd, recvbuf::BUF_GROUP).build()
+                opcode::RecvMulti::new(fd, RECV_BUF_GROUP).build()
             } else {
                 assert!(c.in_end < c.inbuf.len(), "no room to receive");
                 let free = &mut c.inbuf[c.in_end..];

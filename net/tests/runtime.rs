@@ -256,6 +256,47 @@ fn quit_closes_the_connection() {
     server.stop().unwrap();
 }
 
+/// As memcached: a client that sends requests and then shuts its side down gets every reply
+/// before the close, even when they pass the output high-water mark (the session stops
+/// consuming while the end of input is already known).
+#[test]
+fn a_client_that_ends_its_input_gets_every_reply_then_the_close() {
+    let (server, addr) = start(16);
+    let mut stream = connect(addr);
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    let value = vec![b'v'; 1000];
+    for i in 0..500 {
+        write!(requests, "set key:{i} 0 0 {}\r\n", value.len()).unwrap();
+        requests.extend_from_slice(&value);
+        requests.extend_from_slice(b"\r\n");
+        write!(requests, "get key:{i}\r\n").unwrap();
+        expected.extend_from_slice(b"STORED\r\n");
+        write!(expected, "VALUE key:{i} 0 {}\r\n", value.len()).unwrap();
+        expected.extend_from_slice(&value);
+        expected.extend_from_slice(b"\r\nEND\r\n");
+    }
+    let reader = {
+        let mut stream = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            stream.read_to_end(&mut got).unwrap();
+            got
+        })
+    };
+    stream.write_all(&requests).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let got = reader.join().unwrap();
+    assert!(
+        got == expected,
+        "got {} bytes, expected {}; first difference at {:?}",
+        got.len(),
+        expected.len(),
+        got.iter().zip(&expected).position(|(a, b)| a != b)
+    );
+    server.stop().unwrap();
+}
+
 #[test]
 fn drain_answers_what_was_received_closes_idle_connections_and_refuses_new_ones() {
     let (server, addr) = start(16);

@@ -1,15 +1,24 @@
 //! Connection slots: one per allowed connection, buffers reused across connections.
 //!
 //! ```text
-//! read_buf:  [ consumed | unconsumed input | free for the next recv ]
-//!            0          start              end                      len
+//! read_buf:  [ consumed | unconsumed input | free for the next received bytes ]
+//!            0          start              end                                len
 //! sending:   [ sent     | handed to the kernel by the in-flight send ]
 //!            0          sent                                         len
 //! pending:   [ replies written by the session, sent after `sending`  ]
 //! ```
-//! Invariants: while a recv is in flight the read buffer is neither moved, grown nor
-//! compacted (the kernel writes into `read_buf[end..]`); while a send is in flight `sending`
-//! is not touched (the kernel reads from it) and the session writes only to `pending`.
+//! Invariants: the kernel never writes into `read_buf`: received bytes arrive in the shard's
+//! provided buffers and are copied in by [`Conn::append_input`], so the read buffer may be
+//! compacted or grown at any time. While a send is in flight `sending` is not touched (the
+//! kernel reads from it) and the session writes only to `pending`.
+//!
+//! Bound on the read buffer: the session consumes input whenever it asks for more, and never
+//! needs more than [`INPUT_PENDING_MAX_BYTES`] to make progress; a connection that stops
+//! consuming (output full, waiting for another shard) has its receive cancelled once that
+//! much is buffered. Until the cancel reaches the kernel (the next submit) one turn's
+//! completions, and on a ring without DEFER_TASKRUN a second turn's, may still arrive: each
+//! takes a provided buffer, given back to the kernel once per turn. Hence
+//! [`READ_BUF_MAX_BYTES`].
 
 use std::os::fd::RawFd;
 
@@ -19,8 +28,16 @@ use crate::exec::{Session, Step, INPUT_PENDING_MAX_BYTES};
 pub const READ_BUF_INITIAL_BYTES: usize = 16 * 1024;
 /// Output buffers larger than this are shrunk back once drained.
 pub const OUT_BUF_KEEP_BYTES: usize = 256 * 1024;
+/// Bytes per provided receive buffer: one receive completion carries at most this much.
+pub const RECV_BUF_BYTES: usize = 8 * 1024;
+/// Provided receive buffers per shard (4 MiB). More connections than this with bytes
+/// waiting in one turn end some receives with ENOBUFS; they are armed again the same turn.
+pub const RECV_BUF_COUNT: usize = 512;
+/// The most a read buffer ever holds (see the module docs).
+pub const READ_BUF_MAX_BYTES: usize = INPUT_PENDING_MAX_BYTES + 2 * RECV_BUF_COUNT * RECV_BUF_BYTES;
 
 const _: () = assert!(READ_BUF_INITIAL_BYTES <= INPUT_PENDING_MAX_BYTES);
+const _: () = assert!(RECV_BUF_COUNT.is_power_of_two());
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -43,7 +60,13 @@ pub struct Conn {
     pub session: Session,
     /// What the session asked for the last time it ran.
     pub last_step: Step,
+    /// A multishot receive is armed (until its completion without the MORE flag).
     pub recv_in_flight: bool,
+    /// Its cancel has been queued (see [`READ_BUF_MAX_BYTES`]).
+    pub recv_cancelled: bool,
+    /// The client's input has ended (a receive returned 0): what is buffered is still
+    /// answered, then the connection closes.
+    pub input_ended: bool,
     pub send_in_flight: bool,
     /// Listed in the shard's `replied` list for this turn.
     pub listed_replied: bool,
@@ -66,6 +89,8 @@ impl Conn {
             session: Session::new(),
             last_step: Step::NeedInput,
             recv_in_flight: false,
+            recv_cancelled: false,
+            input_ended: false,
             send_in_flight: false,
             listed_replied: false,
             listed_blocked: false,
@@ -88,6 +113,8 @@ impl Conn {
         self.session = Session::new();
         self.last_step = Step::NeedInput;
         self.recv_in_flight = false;
+        self.recv_cancelled = false;
+        self.input_ended = false;
         self.send_in_flight = false;
         self.listed_replied = false;
         self.listed_blocked = false;
@@ -97,7 +124,8 @@ impl Conn {
         &self.read_buf[self.start..self.end]
     }
 
-    /// Drops `count` consumed bytes from the front of the input.
+    /// Drops `count` consumed bytes from the front of the input; a buffer grown past
+    /// [`INPUT_PENDING_MAX_BYTES`] shrinks back once it is empty.
     pub fn consume(&mut self, count: usize) {
         assert!(
             count <= self.end - self.start,
@@ -108,32 +136,38 @@ impl Conn {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
+            if self.read_buf.len() > INPUT_PENDING_MAX_BYTES {
+                self.read_buf.truncate(READ_BUF_INITIAL_BYTES);
+                self.read_buf.shrink_to_fit();
+            }
         }
     }
 
-    /// Makes room after `end` for the next recv: compacts, then grows up to
-    /// [`INPUT_PENDING_MAX_BYTES`]. Returns false if the input already fills the maximum
-    /// (the session broke its contract: the caller closes the connection).
-    pub fn make_room_for_recv(&mut self) -> bool {
-        assert!(
-            !self.recv_in_flight,
-            "read buffer reshaped under an in-flight recv"
-        );
-        if self.end < self.read_buf.len() {
-            return true;
+    /// Appends received bytes to the input, compacting and then growing the read buffer.
+    pub fn append_input(&mut self, bytes: &[u8]) {
+        if self.read_buf.len() - self.end < bytes.len() {
+            if self.start > 0 {
+                self.read_buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            let needed = self.end + bytes.len();
+            assert!(
+                needed <= READ_BUF_MAX_BYTES,
+                "read buffer past its bound: {needed} bytes"
+            );
+            if needed > self.read_buf.len() {
+                let grown = needed.max(2 * self.read_buf.len()).min(READ_BUF_MAX_BYTES);
+                self.read_buf.resize(grown, 0);
+            }
         }
-        if self.start > 0 {
-            self.read_buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-            return true;
-        }
-        if self.read_buf.len() >= INPUT_PENDING_MAX_BYTES {
-            return false;
-        }
-        let grown = (self.read_buf.len() * 2).min(INPUT_PENDING_MAX_BYTES);
-        self.read_buf.resize(grown, 0);
-        true
+        self.read_buf[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
+    }
+
+    /// The session has stopped consuming and this much input is buffered: stop receiving.
+    pub fn input_full(&self) -> bool {
+        self.end - self.start >= INPUT_PENDING_MAX_BYTES
     }
 
     /// Moves pending replies into the send buffer if nothing is being sent: all of them, or
@@ -277,24 +311,47 @@ mod tests {
     }
 
     #[test]
-    fn read_buffer_compacts_then_grows_to_the_limit() {
+    fn read_buffer_compacts_grows_and_shrinks_back() {
         let mut table = ConnTable::new(1);
         let i = table.open(3).unwrap();
         let g = table.generations[i as usize];
         let conn = table.get_mut(i, g).unwrap();
-        conn.end = conn.read_buf.len();
-        conn.consume(10);
-        assert!(conn.make_room_for_recv());
-        assert_eq!((conn.start, conn.end), (0, READ_BUF_INITIAL_BYTES - 10));
-        while conn.read_buf.len() < INPUT_PENDING_MAX_BYTES {
-            conn.end = conn.read_buf.len();
-            assert!(conn.make_room_for_recv());
-        }
-        conn.end = conn.read_buf.len();
-        assert!(
-            !conn.make_room_for_recv(),
-            "never grows past INPUT_PENDING_MAX_BYTES"
+        let chunk = vec![7u8; RECV_BUF_BYTES];
+        conn.append_input(&chunk);
+        conn.append_input(&chunk);
+        assert_eq!(
+            conn.read_buf.len(),
+            READ_BUF_INITIAL_BYTES,
+            "two chunks fit"
         );
+        conn.consume(10);
+        conn.append_input(b"abc");
+        assert_eq!(
+            (conn.start, conn.end),
+            (0, 2 * RECV_BUF_BYTES - 10 + 3),
+            "compacted"
+        );
+        assert_eq!(&conn.input()[conn.input().len() - 3..], b"abc");
+        while !conn.input_full() {
+            conn.append_input(&chunk);
+        }
+        assert!(conn.read_buf.len() > INPUT_PENDING_MAX_BYTES);
+        let all = conn.input().len();
+        conn.consume(all);
+        assert_eq!(conn.read_buf.len(), READ_BUF_INITIAL_BYTES, "shrunk back");
+    }
+
+    #[test]
+    #[should_panic(expected = "read buffer past its bound")]
+    fn read_buffer_never_passes_its_bound() {
+        let mut table = ConnTable::new(1);
+        let i = table.open(3).unwrap();
+        let g = table.generations[i as usize];
+        let conn = table.get_mut(i, g).unwrap();
+        let chunk = vec![0u8; RECV_BUF_BYTES];
+        for _ in 0..=READ_BUF_MAX_BYTES / RECV_BUF_BYTES {
+            conn.append_input(&chunk);
+        }
     }
 
     #[test]

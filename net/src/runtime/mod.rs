@@ -17,6 +17,7 @@ pub mod cpu;
 pub mod limits;
 pub mod listener;
 pub mod port_holder;
+pub mod recvbuf;
 pub mod remote;
 pub mod ring_setup;
 pub mod shard;
@@ -366,7 +367,7 @@ fn set_up_shard(parts: ShardParts, config: &ServerConfig) -> Result<Shard, Strin
         ends.replies_in,
         conn_limit,
     );
-    Ok(Shard::new(
+    Shard::new(
         ring, listeners, conn_limit, core, waker, inbound, conn_count,
-    ))
+    )
 }

@@ -5,21 +5,25 @@
 //! completion that is ready; handle each (which queues new submissions); repeat. Submissions
 //! are batched into one `io_uring_enter` per turn.
 //!
-//! Per connection at most one recv and one send are in flight. A connection reads only while
-//! its session wants input; when its output passes the high-water mark it stops reading until
-//! the output drains (back-pressure reaches the client through TCP).
+//! Per connection one multishot recv stays armed and at most one send is in flight (see
+//! `recv.rs` for receiving and its back-pressure: a connection whose output passes the
+//! high-water mark stops consuming, then stops receiving, until the output drains).
 //!
 //! Shutting down is either a *drain* (`Waker::request_drain`: stop accepting, answer what was
 //! received, then close; see `drain.rs`) or a *stop* (`Waker::request_stop`: close every
 //! connection now and return from `run`).
 
 mod drain;
+mod recv;
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
+
+use self::recv::{arm_recv, limit_input};
+use super::recvbuf::RecvBufs;
 use ringcache_engine::{Clock, Store};
 
 use super::channel::Parker;
@@ -90,6 +94,9 @@ impl Core {
 
 pub struct Shard {
     ring: IoUring,
+    /// Declared after `ring`: fields drop in order, and the kernel may write into these
+    /// buffers for as long as the ring lives.
+    recv_bufs: RecvBufs,
     listeners: Vec<OwnedFd>,
     accept_armed: Vec<bool>,
     conns: ConnTable,
@@ -211,9 +218,10 @@ pub fn new_ring(cq_entries_count: u32) -> Result<IoUring, String> {
 fn push(ring: &mut IoUring, entry: &squeue::Entry) {
     loop {
         // SAFETY: every buffer an entry points to stays valid and unmoved until its completion
-        // is reaped: read buffers are not reshaped while a recv is in flight and `sending` is
-        // not touched while a send is in flight (see conn.rs); the timer's timespec is boxed
-        // in the shard, which outlives the ring's use.
+        // is reaped: receives write only into the provided buffers, which the shard drops
+        // after its ring; `sending` is not touched while a send is in flight (see conn.rs);
+        // the timer's timespec and the wake counter are boxed in the shard, which outlives
+        // the ring's use.
         if unsafe { ring.submission().push(entry) }.is_ok() {
             return;
         }
@@ -236,11 +244,14 @@ impl Shard {
         wake: Arc<Waker>,
         inbound: Inbound,
         conn_count: Arc<AtomicUsize>,
-    ) -> Shard {
+    ) -> Result<Shard, String> {
         let cq_entries = ring.params().cq_entries() as usize;
         let listener_count = listeners.len();
-        Shard {
+        // SAFETY: the buffers are stored in the shard after the ring, so they outlive it.
+        let recv_bufs = unsafe { recv::register_recv_bufs(&ring) }?;
+        Ok(Shard {
             ring,
+            recv_bufs,
             listeners,
             accept_armed: vec![false; listener_count],
             conns: ConnTable::new(conn_limit),
@@ -257,7 +268,7 @@ impl Shard {
             blocked: Vec::with_capacity(conn_limit),
             conn_count,
             conn_limit,
-        }
+        })
     }
 
     /// Serves until a stop is requested, then closes every connection and returns.
@@ -296,6 +307,7 @@ impl Shard {
                 self.on_completion(Token::decode(user_data), result, flags);
             }
             self.serve_other_shards();
+            self.publish_recv_bufs();
             if self.core.metrics_wanted() {
                 self.core.publish_metrics();
             }
@@ -422,9 +434,7 @@ impl Shard {
         }
         flush(&mut self.ring, conn, slot);
         match conn.last_step {
-            Step::Blocked if !conn.recv_in_flight && !conn.listed_blocked => {
-                self.drive(slot, generation)
-            }
+            Step::Blocked if !conn.listed_blocked => self.drive(slot, generation),
             Step::Close if conn.output_drained() => self.begin_close(slot, generation),
             _ => {}
         }
@@ -433,10 +443,10 @@ impl Shard {
     fn on_completion(&mut self, token: Token, result: i32, flags: u32) {
         match token.op {
             Op::Accept => self.on_accept(token.index as usize, result, flags),
-            Op::Recv => self.on_recv(token, result),
+            Op::Recv => self.on_recv(token, result, flags),
             Op::Send => self.on_send(token, result),
             Op::Timer => self.on_timer(),
-            Op::Close => {}
+            Op::Close | Op::Cancel => {}
             Op::Wake => self.on_wake(),
         }
     }
@@ -554,32 +564,6 @@ impl Shard {
         arm_recv(&mut self.ring, conn, slot);
     }
 
-    fn on_recv(&mut self, token: Token, result: i32) {
-        let Some(conn) = self.conns.get_mut(token.index, token.generation) else {
-            panic!("recv completion for a released slot {}", token.index);
-        };
-        conn.recv_in_flight = false;
-        if conn.phase == Phase::Closing {
-            self.finish_close_if_idle(token.index, token.generation);
-            return;
-        }
-        if result == -libc::EINTR {
-            arm_recv(&mut self.ring, conn, token.index);
-            return;
-        }
-        if result == 0 && self.draining {
-            self.input_ended(token.index, token.generation);
-            return;
-        }
-        if result <= 0 {
-            self.begin_close(token.index, token.generation);
-            return;
-        }
-        conn.end += result as usize;
-        self.core.stats.bytes_read += result as u64;
-        self.drive(token.index, token.generation);
-    }
-
     fn on_send(&mut self, token: Token, result: i32) {
         let Some(conn) = self.conns.get_mut(token.index, token.generation) else {
             panic!("send completion for a released slot {}", token.index);
@@ -597,7 +581,7 @@ impl Shard {
         conn.sent += sent;
         self.core.stats.bytes_written += sent as u64;
         match conn.last_step {
-            Step::OutputFull if !conn.recv_in_flight => self.drive(token.index, token.generation),
+            Step::OutputFull => self.drive(token.index, token.generation),
             _ => {
                 flush(&mut self.ring, conn, token.index);
                 if conn.last_step == Step::Close && conn.output_drained() {
@@ -613,10 +597,6 @@ impl Shard {
             .conns
             .get_mut(slot, generation)
             .expect("driving a live connection");
-        assert!(
-            !conn.recv_in_flight,
-            "session run while a recv is in flight"
-        );
         let mut ctx = self.core.ctx(ConnId { slot, generation });
         let input = &conn.read_buf[conn.start..conn.end];
         ctx.stats.service.begin_batch();
@@ -627,17 +607,25 @@ impl Shard {
         flush(&mut self.ring, conn, slot);
         match step {
             Step::NeedInput => {
-                if !conn.make_room_for_recv() {
-                    // The session must consume or close before its input reaches the limit.
-                    panic!(
-                        "session left {} bytes unconsumed at the input limit",
-                        conn.input().len()
-                    );
+                // The session consumes or closes before its input reaches the limit.
+                assert!(
+                    !conn.input_full(),
+                    "session left {} bytes unconsumed at the input limit",
+                    conn.input().len()
+                );
+                if conn.input_ended {
+                    // Everything received is answered: close once it is sent (recv.rs).
+                    conn.last_step = Step::Close;
+                    if conn.output_drained() {
+                        self.begin_close(slot, generation);
+                    }
+                } else {
+                    arm_recv(&mut self.ring, conn, slot);
                 }
-                arm_recv(&mut self.ring, conn, slot);
             }
-            Step::OutputFull => {}
+            Step::OutputFull => limit_input(&mut self.ring, conn, slot),
             Step::Blocked => {
+                limit_input(&mut self.ring, conn, slot);
                 // Full channel: re-run once it has room. Too many requests out: re-run when
                 // a reply arrives (`after_reply`).
                 if conn.session.blocked_on().is_some() && !conn.listed_blocked {
@@ -646,6 +634,7 @@ impl Shard {
                 }
             }
             Step::Close => {
+                limit_input(&mut self.ring, conn, slot);
                 if conn.output_drained() {
                     self.begin_close(slot, generation);
                 }
@@ -696,19 +685,6 @@ impl Shard {
         self.conn_count.fetch_sub(1, Ordering::Relaxed);
         self.core.stats.curr_connections -= 1;
     }
-}
-
-fn arm_recv(ring: &mut IoUring, conn: &mut Conn, slot: u32) {
-    if conn.recv_in_flight {
-        return;
-    }
-    let spare = &mut conn.read_buf[conn.end..];
-    assert!(!spare.is_empty(), "recv armed with a full read buffer");
-    let entry = opcode::Recv::new(types::Fd(conn.fd), spare.as_mut_ptr(), spare.len() as u32)
-        .build()
-        .user_data(Token::new(Op::Recv, conn.generation, slot).encode());
-    push(ring, &entry);
-    conn.recv_in_flight = true;
 }
 
 /// Sends whatever output is ready if no send is in flight.

@@ -18,6 +18,8 @@ pub enum Op {
     Timer = 4,
     Close = 5,
     Wake = 6,
+    /// The cancel of a connection's receive.
+    Cancel = 7,
 }
 
 pub const GENERATION_MASK: u32 = (1 << 24) - 1;
@@ -52,6 +54,7 @@ impl Token {
             4 => Op::Timer,
             5 => Op::Close,
             6 => Op::Wake,
+            7 => Op::Cancel,
             other => panic!("completion with unknown op {other}: user_data {user_data:#x}"),
         };
         Token {
@@ -75,6 +78,7 @@ mod tests {
             Op::Timer,
             Op::Close,
             Op::Wake,
+            Op::Cancel,
         ] {
             let t = Token::new(op, 0xABCDEF, u32::MAX);
             assert_eq!(Token::decode(t.encode()), t);

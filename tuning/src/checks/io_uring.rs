@@ -5,8 +5,9 @@ use super::sysctl::{self, DROP_IN};
 use crate::report::{Finding, Status};
 use crate::Host;
 
-/// Multishot accept, which every shard's listener arms.
-const KERNEL_MIN: (u32, u32) = (5, 19);
+/// Multishot receive on provided buffer rings, which every connection arms (multishot
+/// accept, on every listener, needs 5.19).
+const KERNEL_MIN: (u32, u32) = (6, 0);
 /// `IORING_SETUP_SINGLE_ISSUER` and `DEFER_TASKRUN`; before this the server runs a plain ring.
 const KERNEL_TUNED_RING: (u32, u32) = (6, 1);
 const _: () = assert!(
@@ -34,8 +35,8 @@ pub fn kernel(host: &Host) -> Finding {
         return Finding::fail(
             CHECK,
             format!(
-                "Linux {release}: ringcache's listeners use io_uring multishot accept, which \
-                 needs {}.{}",
+                "Linux {release}: ringcache's connections use io_uring multishot receive, \
+                 which needs {}.{}",
                 KERNEL_MIN.0, KERNEL_MIN.1
             ),
             format!(
@@ -60,7 +61,7 @@ pub fn kernel(host: &Host) -> Finding {
     }
     Finding::ok(
         CHECK,
-        format!("Linux {release}: multishot accept, SINGLE_ISSUER and DEFER_TASKRUN"),
+        format!("Linux {release}: multishot receive, SINGLE_ISSUER and DEFER_TASKRUN"),
     )
 }
 

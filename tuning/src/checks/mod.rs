@@ -4,7 +4,7 @@
 //! | check | looks at |
 //! | --- | --- |
 //! | `cpus` | the shard cores versus `/sys/devices/system/cpu/online` and this process's affinity |
-//! | `kernel` | `/proc/sys/kernel/osrelease`: multishot accept (5.19), the tuned ring (6.1) |
+//! | `kernel` | `/proc/sys/kernel/osrelease`: multishot receive (6.0), the tuned ring (6.1) |
 //! | `io_uring_sysctl` | `kernel.io_uring_disabled` (and `kernel.io_uring_group`) |
 //! | `io_uring_probe` | a real `io_uring_setup` (live host only), seccomp state, container markers |
 //! | `memlock` | `RLIMIT_MEMLOCK` versus the rings' size, on kernels before 5.12 only |

@@ -14,9 +14,11 @@
 //!    bytes already queued on the socket, then reads return 0: so the recv the connection
 //!    has in flight (or its next one) returns what the client sent before the drain, and
 //!    then 0 once it is all consumed; an idle connection's recv returns 0 at once.
-//! 3. That 0 marks the connection `Step::Close`: it is closed once its output is sent and
-//!    every reply it waits for from another shard has arrived, through the same paths as a
-//!    `quit` (`on_send`, `after_reply`).
+//! 3. That 0 ends the connection's input (`Shard::input_ended`, as any client's end of
+//!    input does): once the session has consumed what was received, the connection is
+//!    `Step::Close`, and is closed once its output is sent and every reply it waits for from
+//!    another shard has arrived, through the same paths as a `quit` (`on_send`,
+//!    `after_reply`).
 //! 4. When its last connection is closed the shard says so on its `Waker`. It keeps serving
 //!    the requests other shards forward to it until it is told to stop.
 //!
@@ -28,7 +30,6 @@ use std::os::fd::AsRawFd;
 
 use super::super::conn::{Conn, Phase};
 use super::Shard;
-use crate::exec::Step;
 
 impl Shard {
     /// Neither draining nor stopping: listeners stay armed.
@@ -53,19 +54,6 @@ impl Shard {
             }
         }
         self.report_if_drained();
-    }
-
-    /// Step 3: a connection's input ended while draining.
-    pub(super) fn input_ended(&mut self, slot: u32, generation: u32) {
-        let conn = self
-            .conns
-            .get_mut(slot, generation)
-            .expect("input ended on a live connection");
-        assert!(self.draining && !conn.recv_in_flight);
-        conn.last_step = Step::Close;
-        if conn.output_drained() {
-            self.begin_close(slot, generation);
-        }
     }
 
     /// Step 4, checked once per loop turn while draining.

@@ -1,13 +1,14 @@
 //! Provided receive buffers: a ring of fixed-size buffers that the kernel fills, so each
-//! connection keeps one multishot Recv armed for the whole run instead of arming a Recv (and
-//! a poll on its socket) again after every reply.
+//! connection keeps one multishot Recv armed instead of arming a Recv (and a poll on its
+//! socket) again after every message. Shared by the server's shards and the loadgen's
+//! workers; each owns one ring.
 //!
 //! ```text
 //!   ring (page-aligned, shared with the kernel), RING_LAYOUT_VERSION 1:
 //!     [ Buf { addr u64, len u32, bid u16, resv u16 } ; entries ]   16 bytes each
 //!       the `resv` of entry 0 is the tail: the kernel takes buffers from its own head up
 //!       to the tail we publish
-//!   bufs: [ buffer 0 | buffer 1 | ... ]   entries × size_bytes; buffer `bid` at bid × size_bytes
+//!   bufs: [ buffer 0 | buffer 1 | ... ]   entries × buf_bytes; buffer `bid` at bid × buf_bytes
 //! ```
 //!
 //! Invariants: a buffer is either in the ring (the kernel may fill it) or named by exactly one
@@ -25,10 +26,6 @@ use io_uring::Submitter;
 
 /// Version of the ring layout above (the kernel's `struct io_uring_buf`).
 pub const RING_LAYOUT_VERSION: u32 = 1;
-/// The buffer group id the Recvs select from (one ring per worker).
-pub const BUF_GROUP: u16 = 0;
-/// Bytes per buffer: one completion carries at most this much; larger replies span several.
-pub const BUF_SIZE_BYTES: usize = 8 * 1024;
 /// The kernel accepts at most this many entries in a buffer ring.
 pub const ENTRIES_MAX: usize = 32 * 1024;
 const PAGE_BYTES: usize = 4096;
@@ -47,16 +44,19 @@ pub struct RecvBufs {
     ring: NonNull<Buf>,
     ring_layout: Layout,
     bufs: Box<[u8]>,
+    /// Bytes per buffer: one completion carries at most this much.
+    buf_bytes: usize,
     entries: u16,
     /// Entries given back so far (wrapping); published to the kernel by [`Self::publish`].
     tail: u16,
 }
 
 impl RecvBufs {
-    /// `entries` buffers (a power of two, at most [`ENTRIES_MAX`]) of [`BUF_SIZE_BYTES`],
-    /// all in the ring.
-    pub fn new(entries: usize) -> RecvBufs {
+    /// `entries` buffers (a power of two, at most [`ENTRIES_MAX`]) of `buf_bytes` each, all
+    /// in the ring.
+    pub fn new(entries: usize, buf_bytes: usize) -> RecvBufs {
         assert!(entries.is_power_of_two() && entries <= ENTRIES_MAX);
+        assert!(buf_bytes > 0 && buf_bytes <= u32::MAX as usize);
         let ring_layout = Layout::from_size_align(entries * std::mem::size_of::<Buf>(), PAGE_BYTES)
             .expect("ring layout");
         // SAFETY: the layout has a non-zero size (entries >= 1).
@@ -67,7 +67,8 @@ impl RecvBufs {
         let mut recv_bufs = RecvBufs {
             ring,
             ring_layout,
-            bufs: vec![0u8; entries * BUF_SIZE_BYTES].into_boxed_slice(),
+            bufs: vec![0u8; entries * buf_bytes].into_boxed_slice(),
+            buf_bytes,
             entries: u16::try_from(entries).expect("at most 32768 entries"),
             tail: 0,
         };
@@ -78,20 +79,30 @@ impl RecvBufs {
         recv_bufs
     }
 
-    /// Registers the ring with `submitter`'s io_uring as group [`BUF_GROUP`].
+    /// Bytes per buffer.
+    pub fn buf_bytes(&self) -> usize {
+        self.buf_bytes
+    }
+
+    /// Every buffer's bytes together: the most one turn's completions can carry.
+    pub fn total_bytes(&self) -> usize {
+        self.bufs.len()
+    }
+
+    /// Registers the ring with `submitter`'s io_uring as buffer group `group`.
     ///
     /// # Safety
     ///
     /// `self` must outlive that io_uring, or at least every operation of it that selects a
-    /// buffer from [`BUF_GROUP`]: the kernel reads the ring and writes the buffers until then.
-    pub unsafe fn register(&self, submitter: &Submitter<'_>) -> io::Result<()> {
+    /// buffer from `group`: the kernel reads the ring and writes the buffers until then.
+    pub unsafe fn register(&self, submitter: &Submitter<'_>, group: u16) -> io::Result<()> {
         // SAFETY: the ring is `entries` valid entries, page-aligned, and lives as long as the
         // caller promised.
         unsafe {
             submitter.register_buf_ring_with_flags(
                 self.ring.as_ptr() as u64,
                 self.entries,
-                BUF_GROUP,
+                group,
                 0,
             )
         }
@@ -99,8 +110,8 @@ impl RecvBufs {
 
     /// The first `len_bytes` bytes of buffer `bid`, which a completion just named.
     pub fn filled(&self, bid: u16, len_bytes: usize) -> &[u8] {
-        assert!(bid < self.entries && len_bytes <= BUF_SIZE_BYTES);
-        let start = usize::from(bid) * BUF_SIZE_BYTES;
+        assert!(bid < self.entries && len_bytes <= self.buf_bytes);
+        let start = usize::from(bid) * self.buf_bytes;
         &self.bufs[start..start + len_bytes]
     }
 
@@ -108,7 +119,7 @@ impl RecvBufs {
     pub fn give_back(&mut self, bid: u16) {
         assert!(bid < self.entries);
         let index = usize::from(self.tail & (self.entries - 1));
-        let addr = self.bufs.as_mut_ptr() as u64 + (usize::from(bid) * BUF_SIZE_BYTES) as u64;
+        let addr = self.bufs.as_mut_ptr() as u64 + (usize::from(bid) * self.buf_bytes) as u64;
         // SAFETY: `index` < entries, so the entry is inside the ring. It is past the tail the
         // kernel knows, so the kernel does not read it until `publish`; the fields are written
         // through raw pointers, never a reference, because entry 0's `resv` (the tail) may be
@@ -116,7 +127,7 @@ impl RecvBufs {
         unsafe {
             let entry = self.ring.as_ptr().add(index);
             ptr::addr_of_mut!((*entry).addr).write(addr);
-            ptr::addr_of_mut!((*entry).len).write(BUF_SIZE_BYTES as u32);
+            ptr::addr_of_mut!((*entry).len).write(self.buf_bytes as u32);
             ptr::addr_of_mut!((*entry).bid).write(bid);
         }
         self.tail = self.tail.wrapping_add(1);
@@ -144,7 +155,7 @@ mod tests {
 
     #[test]
     fn buffers_go_round_the_ring() {
-        let mut bufs = RecvBufs::new(4);
+        let mut bufs = RecvBufs::new(4, 64);
         assert_eq!(bufs.tail, 4);
         bufs.give_back(2);
         bufs.publish();
@@ -152,6 +163,7 @@ mod tests {
         let entry = unsafe { &*bufs.ring.as_ptr() };
         assert_eq!(entry.bid, 2);
         assert_eq!(entry.resv, 5);
-        assert_eq!(bufs.filled(3, 10).len(), 10);
+        assert_eq!(bufs.filled(3, 64).len(), 64);
+        assert_eq!(bufs.total_bytes(), 4 * 64);
     }
 }

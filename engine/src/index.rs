@@ -27,8 +27,49 @@ pub(crate) const BUCKET_COUNT_MIN: usize = 1 << 10;
 pub(crate) const BUCKET_COUNT_MAX: usize = 1 << 30;
 
 pub(crate) struct Index {
-    buckets: Box<[ItemRef]>,
+    buckets: Buckets,
     mask: u64,
+}
+
+/// The bucket heads, in their own huge-page mapping (see `arena::map_huge`): a lookup reads
+/// one bucket at random.
+struct Buckets {
+    map: memmap2::MmapMut,
+}
+
+impl Buckets {
+    fn new(bucket_count: usize) -> Buckets {
+        let size_bytes = bucket_count * std::mem::size_of::<ItemRef>();
+        let mut map = crate::arena::map_huge(size_bytes).expect("mapping the hash index");
+        map.fill(0xFF);
+        let buckets = Buckets { map };
+        assert!(buckets.get(bucket_count - 1).is_nil(), "NIL is all ones");
+        buckets
+    }
+
+    fn len(&self) -> usize {
+        self.map.len() / std::mem::size_of::<ItemRef>()
+    }
+
+    #[inline]
+    fn get(&self, bucket: usize) -> ItemRef {
+        let at = bucket * 4;
+        ItemRef(u32::from_ne_bytes(
+            self.map[at..at + 4].try_into().expect("4 bytes"),
+        ))
+    }
+
+    #[inline]
+    fn prefetch(&self, bucket: usize) {
+        let at = bucket * 4;
+        crate::arena::prefetch(&self.map[at..at + 4]);
+    }
+
+    #[inline]
+    fn set(&mut self, bucket: usize, r: ItemRef) {
+        let at = bucket * 4;
+        self.map[at..at + 4].copy_from_slice(&r.0.to_ne_bytes());
+    }
 }
 
 fn hash_next(arena: &Arena, r: ItemRef) -> ItemRef {
@@ -49,7 +90,7 @@ impl Index {
     pub(crate) fn with_bucket_count(bucket_count: usize) -> Index {
         assert!(bucket_count.is_power_of_two());
         Index {
-            buckets: vec![ItemRef::NIL; bucket_count].into_boxed_slice(),
+            buckets: Buckets::new(bucket_count),
             mask: bucket_count as u64 - 1,
         }
     }
@@ -64,7 +105,7 @@ impl Index {
 
     /// The item with `key`, or NIL.
     pub(crate) fn find(&self, arena: &Arena, key: &[u8], hash: u64) -> ItemRef {
-        let mut r = self.buckets[self.bucket(hash)];
+        let mut r = self.buckets.get(self.bucket(hash));
         while !r.is_nil() {
             if item::key(arena, r) == key {
                 return r;
@@ -74,6 +115,20 @@ impl Index {
         ItemRef::NIL
     }
 
+    /// Starts loading `hash`'s bucket (see `Store::prefetch_bucket`).
+    pub(crate) fn prefetch_bucket(&self, hash: u64) {
+        self.buckets.prefetch(self.bucket(hash));
+    }
+
+    /// Starts loading the header of the first item in `hash`'s bucket, whose bucket should be
+    /// in cache by now (see `Store::prefetch_item`).
+    pub(crate) fn prefetch_head(&self, arena: &Arena, hash: u64) {
+        let r = self.buckets.get(self.bucket(hash));
+        if !r.is_nil() {
+            arena.prefetch(r.offset_bytes());
+        }
+    }
+
     /// Adds `r` (whose key must not be in the index yet) at the head of its bucket.
     pub(crate) fn insert(&mut self, arena: &mut Arena, r: ItemRef, hash: u64) {
         debug_assert!(
@@ -81,18 +136,18 @@ impl Index {
             "key indexed twice"
         );
         let bucket = self.bucket(hash);
-        set_hash_next(arena, r, self.buckets[bucket]);
-        self.buckets[bucket] = r;
+        set_hash_next(arena, r, self.buckets.get(bucket));
+        self.buckets.set(bucket, r);
     }
 
     /// Removes `r`, which must be in the index under `hash`.
     pub(crate) fn remove(&mut self, arena: &mut Arena, r: ItemRef, hash: u64) {
         let bucket = self.bucket(hash);
         let next = hash_next(arena, r);
-        if self.buckets[bucket] == r {
-            self.buckets[bucket] = next;
+        if self.buckets.get(bucket) == r {
+            self.buckets.set(bucket, next);
         } else {
-            let mut at = self.buckets[bucket];
+            let mut at = self.buckets.get(bucket);
             loop {
                 assert!(!at.is_nil(), "item {} is not in bucket {bucket}", r.0);
                 let after = hash_next(arena, at);

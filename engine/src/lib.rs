@@ -357,6 +357,10 @@ pub struct SlabClassStats {
 /// Commands live in one file per family: `get.rs`, `set.rs` (reserve/commit/abort),
 /// `delete.rs`, `arith.rs`, `flush.rs`; the item life cycle in `lifecycle.rs`. Nothing on
 /// these paths allocates heap memory after [`Store::new`].
+/// A key's hash, for [`Store::prefetch_bucket`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyHash(u64);
+
 pub struct Store {
     config: Config,
     arena: arena::Arena,
@@ -430,6 +434,24 @@ impl Store {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The hash a batch of lookups is prefetched by (see [`Store::prefetch_bucket`]).
+    pub fn key_hash(key: &[u8]) -> KeyHash {
+        KeyHash(hash::hash_key(key))
+    }
+
+    /// Memory hints for a batch of lookups: call this for every key of the batch, then
+    /// [`Store::prefetch_item`] for every key, then look them up. Each lookup reads a bucket
+    /// of the index and then an item header, both at random in memory; hinted this way, the
+    /// batch's misses overlap instead of following one another. Changes no result.
+    pub fn prefetch_bucket(&self, hash: KeyHash) {
+        self.index.prefetch_bucket(hash.0);
+    }
+
+    /// The second step of [`Store::prefetch_bucket`]: the first item in the key's bucket.
+    pub fn prefetch_item(&self, hash: KeyHash) {
+        self.index.prefetch_head(&self.arena, hash.0);
     }
 
     /// Retrieval for get/gets/gat/gats/touch/mg/me. `None` is a miss (absent, expired or

@@ -27,6 +27,7 @@ pub mod client;
 pub mod line;
 pub mod meta;
 pub mod number;
+pub mod peek;
 pub mod reply;
 pub mod request;
 pub mod response;

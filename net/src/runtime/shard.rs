@@ -302,6 +302,7 @@ impl Shard {
                     .completion()
                     .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
             );
+            self.prefetch_received_keys();
             for i in 0..self.completions.len() {
                 let (user_data, result, flags) = self.completions[i];
                 self.on_completion(Token::decode(user_data), result, flags);

@@ -615,11 +615,7 @@ impl Shard {
                     conn.input().len()
                 );
                 if conn.input_ended {
-                    // Everything received is answered: close once it is sent (recv.rs).
-                    conn.last_step = Step::Close;
-                    if conn.output_drained() {
-                        self.begin_close(slot, generation);
-                    }
+                    self.input_consumed(slot, generation);
                 } else {
                     arm_recv(&mut self.ring, conn, slot);
                 }

@@ -127,7 +127,7 @@ impl Shard {
     /// The client's input has ended: the connection closes once the session has consumed
     /// what was received and its output is sent (the same paths as a `quit`). A receive that
     /// brought bytes the session has not consumed yet (it stopped on full output or a full
-    /// channel) leaves that to `drive`.
+    /// channel) leaves that to `drive`, which calls [`Shard::input_consumed`].
     pub(super) fn input_ended(&mut self, slot: u32, generation: u32) {
         let conn = self
             .conns
@@ -136,10 +136,22 @@ impl Shard {
         assert!(!conn.recv_in_flight, "input ended with a receive armed");
         conn.input_ended = true;
         if conn.last_step == Step::NeedInput {
-            conn.last_step = Step::Close;
-            if conn.output_drained() {
-                self.begin_close(slot, generation);
-            }
+            self.input_consumed(slot, generation);
+        }
+    }
+
+    /// The session has consumed all it can of an input that has ended: close once the
+    /// output is sent. A value still being passed on to its owner will never be whole, and
+    /// its owner answers nothing until it is: close now (the owner drops it on `CLOSED`).
+    pub(super) fn input_consumed(&mut self, slot: u32, generation: u32) {
+        let conn = self
+            .conns
+            .get_mut(slot, generation)
+            .expect("input consumed on a live connection");
+        assert!(conn.input_ended);
+        conn.last_step = Step::Close;
+        if conn.output_drained() || conn.session.forwarding_to().is_some() {
+            self.begin_close(slot, generation);
         }
     }
 

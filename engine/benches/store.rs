@@ -1,5 +1,7 @@
 //! Criterion benches of the store's hot paths, one operation per iteration
-//! (`Throughput::Elements(1)`): get hit, get miss, set into free memory, set with eviction.
+//! (`Throughput::Elements(1)`): get hit, get miss, set into free memory, set with eviction;
+//! and one maintenance call of the budget the shard's timer gives it (`Elements` = chunks
+//! visited), whose length is a pause for every request of that shard.
 //!
 //! ```sh
 //! cargo bench -p ringcache-engine --bench store
@@ -98,6 +100,20 @@ fn benches(c: &mut Criterion) {
             n += 1;
             set(&mut full, &clock, n);
         })
+    });
+    group.finish();
+
+    // One timer tick's maintenance over a 1 GiB store holding 100 000 live items (nothing to
+    // reclaim: the crawl visits and keeps them).
+    let mut group = c.benchmark_group("maintain");
+    let mut big = store(1024);
+    for i in 0..keys {
+        set(&mut big, &clock, i);
+    }
+    let budget = 65_536;
+    group.throughput(Throughput::Elements(budget as u64));
+    group.bench_function("crawl_65536_chunks", |b| {
+        b.iter(|| black_box(big.maintain(&clock, budget)))
     });
     group.finish();
 }

@@ -552,6 +552,18 @@ impl Store {
         self.maintain_store(clock, budget_items)
     }
 
+    /// The crawler half of [`Store::maintain`] alone, for callers that spread it over many
+    /// short calls: visits at most `budget_items` chunks, fewer only once it has gone round
+    /// every page.
+    pub fn crawl_expired(&mut self, clock: &Clock, budget_items: usize) -> usize {
+        self.crawl(clock, budget_items)
+    }
+
+    /// The rebalance half of [`Store::maintain`] alone (once per second is its pace).
+    pub fn rebalance(&mut self, clock: &Clock) {
+        self.rebalance_check(clock);
+    }
+
     /// Per-class figures for `stats slabs` / `stats items`, for classes that own a page or
     /// have evicted or reclaimed anything.
     pub fn slab_class_stats(&self, clock: &Clock) -> impl Iterator<Item = SlabClassStats> + '_ {

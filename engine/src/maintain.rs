@@ -41,7 +41,7 @@ impl Store {
         visited
     }
 
-    fn crawl(&mut self, clock: &Clock, budget_items: usize) -> usize {
+    pub(crate) fn crawl(&mut self, clock: &Clock, budget_items: usize) -> usize {
         let pages_used = self.slabs.pages_used_count();
         if pages_used == 0 {
             return 0;
@@ -98,7 +98,7 @@ impl Store {
 
     /// If any class evicted since the last check, the one with the youngest victims may take
     /// a page from a much colder class (only once it has used up its own memory).
-    fn rebalance_check(&mut self, clock: &Clock) {
+    pub(crate) fn rebalance_check(&mut self, clock: &Clock) {
         if !self.config.evict_when_full || self.stats.evictions == self.crawl_state.evictions_seen {
             return;
         }

@@ -1,6 +1,7 @@
 //! The machine a run was measured on: CPU model and count (/proc/cpuinfo), kernel, the
 //! versions of both servers and both drivers, and how busy the machine was (load average and
-//! CPU pressure at the start and the end), so a reader can judge the noise.
+//! CPU pressure at the start and the end), and how often the machine stops a running thread
+//! on the servers' and the drivers' CPU (`pauses`), so a reader can judge the noise.
 
 use std::fs;
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+use super::pauses::{self, Pauses};
 use super::record::Settings;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -25,6 +27,9 @@ pub struct Machine {
     /// The `some` line of `/proc/pressure/cpu` at the start and the end, when the kernel has it.
     pub cpu_pressure_start: String,
     pub cpu_pressure_end: String,
+    /// The servers' CPU, then the drivers', probed at the start (absent in older runs).
+    #[serde(default)]
+    pub pauses: Vec<Pauses>,
 }
 
 /// `(model name of the first CPU, number of CPUs)` from the text of `/proc/cpuinfo`.
@@ -102,6 +107,10 @@ impl Machine {
             ),
             loadavg_start: read_trimmed("/proc/loadavg"),
             cpu_pressure_start: cpu_pressure(),
+            pauses: [settings.server_cpu, settings.driver_cpu]
+                .into_iter()
+                .filter_map(|cpu| pauses::probe(cpu, pauses::PROBE_MS))
+                .collect(),
             ..Machine::default()
         }
     }

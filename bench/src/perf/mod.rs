@@ -35,6 +35,7 @@ pub mod cpu;
 pub mod loadgen;
 pub mod machine;
 pub mod memaslap;
+pub mod pauses;
 pub mod process;
 pub mod record;
 pub mod report;

@@ -201,6 +201,21 @@ fn notes(results: &Results, closed: &[ClosedRow], open: &[OpenRow]) -> Vec<Strin
         ));
     }
     notes.extend(open.iter().filter_map(open_note));
+    for p in results
+        .machine
+        .pauses
+        .iter()
+        .filter(|p| p.over_1ms_count > 0)
+    {
+        notes.push(format!(
+            "CPU {} was stopped for over 1 ms {:.0} times per second (longest {} us) with \
+             nothing else running: at rates where 1 request in 1000 meets such a stop, p99.9 \
+             is set by the machine for both servers",
+            p.cpu,
+            p.over_1ms_per_sec(),
+            p.longest_us
+        ));
+    }
     notes
 }
 
@@ -228,6 +243,20 @@ fn machine_section(md: &mut String, results: &Results) {
         "- load average at start / end: {} / {}; CPU pressure at start / end: {} / {}",
         m.loadavg_start, m.loadavg_end, m.cpu_pressure_start, m.cpu_pressure_end
     );
+    for p in &m.pauses {
+        let _ = writeln!(
+            md,
+            "- CPU {} stopped a running thread (a pinned clock-reading loop, {} ms): {} gaps over \
+             100 us, {} over 1 ms ({:.0} per second), {} over 5 ms, the longest {} us",
+            p.cpu,
+            p.probe_ms,
+            p.over_100us_count,
+            p.over_1ms_count,
+            p.over_1ms_per_sec(),
+            p.over_5ms_count,
+            p.longest_us
+        );
+    }
     let _ = writeln!(md, "- command: `{}`", results.command);
     let _ = writeln!(
         md,

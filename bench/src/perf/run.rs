@@ -88,15 +88,21 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn start(&self, kind: Kind, shards_count: usize) -> Server {
+    /// A fresh server of `kind`, and where drivers reach it.
+    fn start(&self, kind: Kind, shards_count: usize) -> (Server, Target) {
         let launch = Launch {
             ringcache_bin: self.settings.ringcache_bin.clone(),
             memcached_bin: self.settings.memcached_bin.clone(),
             server_cpu: self.settings.server_cpu,
         };
-        Server::start_with(&launch, kind, |port| {
+        let server = Server::start_with(&launch, kind, |port| {
             server_flags(self.settings, kind, shards_count, port)
-        })
+        });
+        let target = Target {
+            addr: server.addr(),
+            pid: server.pid(),
+        };
+        (server, target)
     }
 
     fn spec(&self, workload: Workload, repeat_index: usize) -> Spec {
@@ -181,11 +187,8 @@ impl Runner<'_> {
     fn closed_phase(&self, block: Block, results: &mut Results) {
         for repeat_index in 0..self.settings.repeats_count {
             for kind in servers_in_order(repeat_index) {
-                let server = self.start(kind, block.shards_count);
-                let target = Target {
-                    addr: server.addr(),
-                    pid: server.pid(),
-                };
+                // The server lives until the end of this turn: dropping it stops it.
+                let (_server, target) = self.start(kind, block.shards_count);
                 let mut drivers = vec![Driver::Loadgen];
                 if block.workload.memaslap_can_run() {
                     drivers.push(Driver::Memaslap);
@@ -219,11 +222,8 @@ impl Runner<'_> {
     fn open_phase(&self, block: Block, peak_ops_per_sec: f64, results: &mut Results) {
         for repeat_index in 0..self.settings.repeats_count {
             for kind in servers_in_order(repeat_index) {
-                let server = self.start(kind, block.shards_count);
-                let target = Target {
-                    addr: server.addr(),
-                    pid: server.pid(),
-                };
+                // The server lives until the end of this turn: dropping it stops it.
+                let (_server, target) = self.start(kind, block.shards_count);
                 for (rate_index, &rate_percent) in self.settings.rates_percent.iter().enumerate() {
                     let rate_ops_per_sec = peak_ops_per_sec * f64::from(rate_percent) / 100.0;
                     let spec = Spec {

@@ -333,6 +333,10 @@ pub struct SlabClassStats {
     pub moves_to_main: u64,
 }
 
+/// A key's hash, for [`Store::prefetch_bucket`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyHash(u64);
+
 /// One shard's store.
 ///
 /// ```text
@@ -357,10 +361,6 @@ pub struct SlabClassStats {
 /// Commands live in one file per family: `get.rs`, `set.rs` (reserve/commit/abort),
 /// `delete.rs`, `arith.rs`, `flush.rs`; the item life cycle in `lifecycle.rs`. Nothing on
 /// these paths allocates heap memory after [`Store::new`].
-/// A key's hash, for [`Store::prefetch_bucket`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KeyHash(u64);
-
 pub struct Store {
     config: Config,
     arena: arena::Arena,

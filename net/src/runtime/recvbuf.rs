@@ -79,16 +79,6 @@ impl RecvBufs {
         recv_bufs
     }
 
-    /// Bytes per buffer.
-    pub fn buf_bytes(&self) -> usize {
-        self.buf_bytes
-    }
-
-    /// Every buffer's bytes together: the most one turn's completions can carry.
-    pub fn total_bytes(&self) -> usize {
-        self.bufs.len()
-    }
-
     /// Registers the ring with `submitter`'s io_uring as buffer group `group`.
     ///
     /// # Safety
@@ -164,6 +154,5 @@ mod tests {
         assert_eq!(entry.bid, 2);
         assert_eq!(entry.resv, 5);
         assert_eq!(bufs.filled(3, 64).len(), 64);
-        assert_eq!(bufs.total_bytes(), 4 * 64);
     }
 }

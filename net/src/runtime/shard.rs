@@ -629,6 +629,10 @@ impl Shard {
         conn.consume(consumed);
         conn.last_step = step;
         flush(&mut self.ring, conn, slot);
+        if step != Step::NeedInput {
+            // The session has stopped consuming: stop receiving once its input is full.
+            limit_input(&mut self.ring, conn, slot);
+        }
         match step {
             Step::NeedInput => {
                 // The session consumes or closes before its input reaches the limit.
@@ -643,9 +647,8 @@ impl Shard {
                     arm_recv(&mut self.ring, conn, slot);
                 }
             }
-            Step::OutputFull => limit_input(&mut self.ring, conn, slot),
+            Step::OutputFull => {}
             Step::Blocked => {
-                limit_input(&mut self.ring, conn, slot);
                 // Full channel: re-run once it has room. Too many requests out: re-run when
                 // a reply arrives (`after_reply`).
                 if conn.session.blocked_on().is_some() && !conn.listed_blocked {
@@ -654,7 +657,6 @@ impl Shard {
                 }
             }
             Step::Close => {
-                limit_input(&mut self.ring, conn, slot);
                 if conn.output_drained() {
                     self.begin_close(slot, generation);
                 }

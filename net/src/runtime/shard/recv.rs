@@ -8,9 +8,10 @@
 //! session may run whenever a connection's output or another shard's reply lets it.
 //!
 //! When a receive ends (no MORE flag): at end of input (0) the connection answers what it
-//! has received, sends it, and closes ([`Shard::input_ended`]); after ENOBUFS (every provided buffer taken this turn), a cancel, or
-//! EINTR it is armed again if the session is waiting for input (otherwise `drive` arms it
-//! when the session next asks); any other error closes the connection.
+//! has received, sends it, and closes ([`Shard::input_ended`]); after ENOBUFS (every
+//! provided buffer taken this turn), a cancel, or EINTR it is armed again if the session is
+//! waiting for input (otherwise `drive` arms it when the session next asks); any other error
+//! closes the connection.
 //!
 //! Back-pressure: a connection whose session has stopped consuming (output past the
 //! high-water mark, a full channel, closing) keeps receiving until
@@ -106,8 +107,10 @@ impl Shard {
                 .conns
                 .get(token.index, token.generation)
                 .is_some_and(|conn| conn.input().is_empty());
-            let bytes = self.recv_bufs.filled(bid, result as usize);
-            let Some(key) = peek::first_key(bytes).filter(|_| starts) else {
+            if !starts {
+                continue;
+            }
+            let Some(key) = peek::first_key(self.recv_bufs.filled(bid, result as usize)) else {
                 continue;
             };
             let route = &self.core.route;

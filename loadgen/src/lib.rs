@@ -14,7 +14,8 @@
 //!                       │   schedule (intended times)            │ net::proto::client (encode)
 //!                       │   workload (keys, ops, values)         │ net::proto::response (parse)
 //!                       │   route (which connection)             │
-//!                       │   ring (submit, poll, sleep), recvbuf (provided receive buffers)
+//!                       │   ring (submit, poll, sleep)         │ net::runtime::recvbuf
+//!                       │                                        │   (provided receive buffers)
 //!                       └─ live line (1/s) ── report (table, JSON, HDR log) ── sweep, svg
 //! ```
 //!

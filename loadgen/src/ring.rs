@@ -16,6 +16,7 @@ use std::io;
 use std::time::Instant;
 
 use io_uring::{squeue, types, IoUring};
+use ringcache_net::runtime::ring_setup;
 
 /// A sleep until an intended send time ends this long before it and the rest is polled: the
 /// kernel's wake-up is late by a few microseconds.
@@ -35,14 +36,8 @@ pub fn build(entries: u32) -> io::Result<IoUring> {
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::new(entries),
         other => other,
     }
-    .map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!(
-                "io_uring_setup failed ({e}): is io_uring disabled? sysctl kernel.io_uring_disabled=0"
-            ),
-        )
-    })
+    // The server's explanation: which sysctl, group, seccomp filter or limit refused it.
+    .map_err(|e| io::Error::new(e.kind(), ring_setup::explain(&e, 2 * entries)))
 }
 
 /// Submits what is queued, then waits up to `wait_ns` for a completion: polling first (up to

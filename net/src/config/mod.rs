@@ -175,6 +175,18 @@ impl ServerConfig {
                 self.shard_count
             ));
         }
+        if self.shard_count as usize > self.cpus.len() {
+            warnings.push(format!(
+                "-t {} puts {} shards on {} CPU(s): shards that share a CPU hand each other \
+                 requests by waking each other, a context switch each time (with two shards, \
+                 about half of all requests cross); one shard per CPU serves the most per core \
+                 (-t {}, or name more CPUs with --cpus)",
+                self.shard_count,
+                self.shard_count,
+                self.cpus.len(),
+                self.cpus.len()
+            ));
+        }
         let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
             .ok()
             .and_then(|text| text.trim().parse().ok());

@@ -252,6 +252,16 @@ fn small_shards_and_long_backlogs_are_warned_about() {
     );
 }
 
+#[test]
+fn shards_sharing_a_cpu_are_warned_about() {
+    let shares = |args: &[&str]| {
+        let warnings = config(args).unwrap().warnings();
+        warnings.iter().any(|w| w.contains("share a CPU"))
+    };
+    assert!(!shares(&["-t", "1", "--cpus", "0", "-m", "1024"]));
+    assert!(shares(&["-t", "2", "--cpus", "0", "-m", "1024"]));
+}
+
 /// Each layer beats the ones below it, setting by setting: flag > environment > file > default.
 #[test]
 fn precedence_is_flag_then_environment_then_file_then_default() {

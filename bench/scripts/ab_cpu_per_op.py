@@ -15,53 +15,23 @@ against the first one's.
 """
 import argparse
 import json
-import os
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-HZ = os.sysconf("SC_CLK_TCK")
-LOADGEN = os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "ringcache-loadgen")
+from benchlib import HZ, LOADGEN, cpu_ticks, free_port, start_server, stop
+
 DEFAULT_LOAD = ("--threads 1 --connections 32 --key-size 32 --value-size 100 --get-ratio 0.9 "
                 "--keys 100000")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_ticks(pid):
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def wait_port(port, deadline_s=5.0):
-    end = time.time() + deadline_s
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"server on port {port} did not start")
-
-
 def one(command, load, seconds, warmup):
     port = free_port()
-    server = subprocess.Popen(["taskset", "-c", "0"] + shlex.split(command.format(port=port)),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server(command, port)
     try:
-        wait_port(port)
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             driver = subprocess.Popen(
                 ["taskset", "-c", "1", LOADGEN, "--server", f"127.0.0.1:{port}", "--quiet",
@@ -83,8 +53,7 @@ def one(command, load, seconds, warmup):
         return {"ops_per_s": ops_per_s, "us_per_op": cpu_s / (ops_per_s * wall_s) * 1e6,
                 "util": cpu_s / wall_s, "p999": result["latency_us"]["p999"]}
     finally:
-        server.terminate()
-        server.wait()
+        stop(server)
 
 
 def main():

@@ -111,6 +111,12 @@ pub struct OpenRun {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OpenFigures {
     pub achieved_ops_per_sec: f64,
+    /// Server CPU from just before the measured loadgen run started to just after it exited
+    /// (absent from reports written before it was measured).
+    #[serde(default)]
+    pub cpu: Option<CpuWindow>,
+    #[serde(default)]
+    pub cpu_us_per_op: Option<f64>,
     /// From each request's intended send time.
     pub latency_us: Percentiles,
     pub errors: u64,

@@ -106,6 +106,29 @@ fn open_table(md: &mut String, rows: &[OpenRow]) {
     }
 }
 
+/// Server CPU per op at each open-loop rate: below saturation a server sleeps and is woken
+/// more often per request, so this is the cost at the loads a cache mostly runs at.
+fn open_cpu_table(md: &mut String, rows: &[OpenRow]) {
+    md.push_str(
+        "| workload | shards | rate ops/s (% of memcached's peak) | CPU us/op memcached \
+         | CPU us/op ringcache | CPU ratio rc/mc (lower is better) |\n",
+    );
+    md.push_str("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} ({}%) | {} | {} | {} |",
+            r.workload.label(),
+            r.shards_count,
+            thousands(r.rate_ops_per_sec),
+            r.rate_percent,
+            cell(r.cpu_us_per_op.memcached, decimals(2)),
+            cell(r.cpu_us_per_op.ringcache, decimals(2)),
+            ratio_cell(r.cpu_us_per_op.ratio),
+        );
+    }
+}
+
 fn failure_notes(results: &Results) -> Vec<String> {
     let first_line = |e: &str| e.lines().next().unwrap_or("").to_string();
     let closed = results.closed.iter().filter_map(|run| {
@@ -309,7 +332,8 @@ fn method_section(md: &mut String, results: &Results) {
         md,
         "- Latency: ringcache-loadgen open loop (Poisson arrivals) at {} % of memcached's median \
          closed-loop loadgen throughput from this run, latency counted from each request's intended \
-         send time (loadgen/README.md); each run has its own warm-up.",
+         send time (loadgen/README.md). Each measured run follows a warm-up run at its rate (the \
+         first rate's also prefills), and its server CPU is taken as in the closed loop.",
         s.rates_percent.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
     );
     let _ = writeln!(
@@ -333,6 +357,8 @@ pub fn render(results: &Results) -> String {
     closed_table(&mut md, &closed);
     md.push_str("\n## Open loop (ringcache-loadgen): latency from the intended send time\n\n");
     open_table(&mut md, &open);
+    md.push_str("\n## Open loop: server CPU per operation at each rate\n\n");
+    open_cpu_table(&mut md, &open);
     let notes = notes(results, &closed, &open);
     if !notes.is_empty() {
         md.push_str("\n## Notes\n\n");
@@ -405,6 +431,11 @@ mod tests {
             rate_ops_per_sec: 70_000.0,
             result: Ok(OpenFigures {
                 achieved_ops_per_sec: achieved,
+                cpu: None,
+                cpu_us_per_op: Some(match server {
+                    Kind::Memcached => 12.0,
+                    Kind::Ringcache => 9.0,
+                }),
                 latency_us: Percentiles {
                     p50: 100,
                     p99: 400,
@@ -514,6 +545,31 @@ mod tests {
                 "- 90-10 shards 1 at 70% (!): runs under 95% of the rate: memcached 0/1, ringcache 1/1\n"
             ),
             "{md}"
+        );
+    }
+
+    #[test]
+    fn the_open_loop_cpu_table_pairs_the_servers_at_each_rate() {
+        let md = render(&results());
+        assert!(
+            md.contains("## Open loop: server CPU per operation at each rate"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 90/10 get/set | 1 | 70 000 (70%) | 12.00 | 9.00 | 0.75 |"),
+            "{md}"
+        );
+        // A report written before open-loop CPU was measured still renders, with dashes.
+        let mut old = results();
+        for run in &mut old.open {
+            if let Ok(f) = &mut run.result {
+                f.cpu_us_per_op = None;
+            }
+        }
+        assert!(
+            render(&old).contains("| 90/10 get/set | 1 | 70 000 (70%) | - | - | - |"),
+            "{}",
+            render(&old)
         );
     }
 

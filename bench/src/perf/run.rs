@@ -128,7 +128,30 @@ impl Runner<'_> {
         )
     }
 
-    /// Prefill and warm-up (not measured), then the measured closed-loop run.
+    /// A run at `measured`'s load that is not measured (with the prefill if `prefill`), then
+    /// `measured` itself, whose warm-up must be zero: the server CPU window of the measured
+    /// run then holds only its start-up (connecting), the measured time and the drain.
+    fn warm_then_measure(
+        &self,
+        measured: Spec,
+        prefill: bool,
+        target: Target,
+    ) -> Result<loadgen::Outcome, String> {
+        assert!(
+            measured.warmup.is_zero(),
+            "the measured run warms up separately"
+        );
+        let warm = Spec {
+            prefill,
+            duration: self.settings.warmup(),
+            ..measured.clone()
+        };
+        self.loadgen(&warm, target)
+            .map_err(|e| format!("prefill and warm-up run: {e}"))?;
+        self.loadgen(&measured, target)
+    }
+
+    /// The measured closed-loop run, after the prefill and a warm-up.
     fn closed_loadgen(
         &self,
         workload: Workload,
@@ -139,14 +162,7 @@ impl Runner<'_> {
             warmup: std::time::Duration::ZERO,
             ..self.spec(workload, repeat_index)
         };
-        let warm = Spec {
-            prefill: true,
-            duration: self.settings.warmup(),
-            ..measured.clone()
-        };
-        self.loadgen(&warm, target)
-            .map_err(|e| format!("prefill and warm-up run: {e}"))?;
-        let out = self.loadgen(&measured, target)?;
+        let out = self.warm_then_measure(measured, true, target)?;
         let r = &out.report;
         Ok(ClosedFigures {
             ops: r.ops,
@@ -226,20 +242,25 @@ impl Runner<'_> {
                 let (_server, target) = self.start(kind, block.shards_count);
                 for (rate_index, &rate_percent) in self.settings.rates_percent.iter().enumerate() {
                     let rate_ops_per_sec = peak_ops_per_sec * f64::from(rate_percent) / 100.0;
-                    let spec = Spec {
+                    let measured = Spec {
                         rate_ops_per_sec: Some(rate_ops_per_sec),
-                        prefill: rate_index == 0,
+                        warmup: std::time::Duration::ZERO,
                         ..self.spec(block.workload, repeat_index)
                     };
-                    let result = self.loadgen(&spec, target).map(|out| OpenFigures {
-                        achieved_ops_per_sec: out.report.throughput_ops_per_sec,
-                        latency_us: out.report.latency_us,
-                        errors: out.report.errors,
-                        errors_by_kind: out.report.errors_by_kind,
-                        schedule_stalls: out.report.schedule_stalls,
-                        generator_pause_us_max: out.report.generator_pause_us_max,
-                        raw: out.raw,
-                    });
+                    // The first rate's warm-up run prefills.
+                    let result = self
+                        .warm_then_measure(measured, rate_index == 0, target)
+                        .map(|out| OpenFigures {
+                            achieved_ops_per_sec: out.report.throughput_ops_per_sec,
+                            cpu: Some(out.cpu),
+                            cpu_us_per_op: out.cpu.us_per_op(out.report.ops),
+                            latency_us: out.report.latency_us,
+                            errors: out.report.errors,
+                            errors_by_kind: out.report.errors_by_kind,
+                            schedule_stalls: out.report.schedule_stalls,
+                            generator_pause_us_max: out.report.generator_pause_us_max,
+                            raw: out.raw,
+                        });
                     eprintln!(
                         "{} open loop at {rate_percent}% ({rate_ops_per_sec:.0} ops/s): {}",
                         block.tag(repeat_index, kind),
@@ -275,8 +296,13 @@ fn describe_closed(result: &Result<ClosedFigures, String>) -> String {
 fn describe_open(result: &Result<OpenFigures, String>) -> String {
     match result {
         Ok(f) => format!(
-            "{:.0} ops/s, p50 {} us, p99 {} us, p99.9 {} us, {} errors",
-            f.achieved_ops_per_sec, f.latency_us.p50, f.latency_us.p99, f.latency_us.p999, f.errors
+            "{:.0} ops/s, {} us CPU/op, p50 {} us, p99 {} us, p99.9 {} us, {} errors",
+            f.achieved_ops_per_sec,
+            f.cpu_us_per_op.map_or("-".into(), |c| format!("{c:.2}")),
+            f.latency_us.p50,
+            f.latency_us.p99,
+            f.latency_us.p999,
+            f.errors
         ),
         Err(e) => format!("FAILED: {e}"),
     }

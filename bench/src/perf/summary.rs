@@ -90,6 +90,8 @@ pub struct OpenRow {
     pub rate_percent: u32,
     pub rate_ops_per_sec: f64,
     pub achieved_ops_per_sec: PerServer,
+    /// Server CPU per op at this rate (none from reports written before it was measured).
+    pub cpu_us_per_op: PerServer,
     pub latency_us_p50: PerServer,
     pub latency_us_p99: PerServer,
     pub latency_us_p999: PerServer,
@@ -157,11 +159,15 @@ pub fn closed_rows(results: &Results) -> Vec<ClosedRow> {
         .collect()
 }
 
-fn open_samples(runs: &[&OpenRun], value: impl Fn(&OpenFigures) -> f64) -> Vec<(usize, Kind, f64)> {
+/// `value` of every run that has figures and, in them, the value.
+fn open_samples(
+    runs: &[&OpenRun],
+    value: impl Fn(&OpenFigures) -> Option<f64>,
+) -> Vec<(usize, Kind, f64)> {
     runs.iter()
         .filter_map(|r| {
             let f = r.result.as_ref().ok()?;
-            Some((r.repeat_index, r.server, value(f)))
+            Some((r.repeat_index, r.server, value(f)?))
         })
         .collect()
 }
@@ -199,10 +205,11 @@ fn open_row(
         shards_count,
         rate_percent,
         rate_ops_per_sec: runs.first().map_or(0.0, |r| r.rate_ops_per_sec),
-        achieved_ops_per_sec: per_server(&open_samples(runs, |f| f.achieved_ops_per_sec)),
-        latency_us_p50: per_server(&open_samples(runs, |f| f.latency_us.p50 as f64)),
-        latency_us_p99: per_server(&open_samples(runs, |f| f.latency_us.p99 as f64)),
-        latency_us_p999: per_server(&open_samples(runs, |f| f.latency_us.p999 as f64)),
+        achieved_ops_per_sec: per_server(&open_samples(runs, |f| Some(f.achieved_ops_per_sec))),
+        cpu_us_per_op: per_server(&open_samples(runs, |f| f.cpu_us_per_op)),
+        latency_us_p50: per_server(&open_samples(runs, |f| Some(f.latency_us.p50 as f64))),
+        latency_us_p99: per_server(&open_samples(runs, |f| Some(f.latency_us.p99 as f64))),
+        latency_us_p999: per_server(&open_samples(runs, |f| Some(f.latency_us.p999 as f64))),
         runs_count,
         failed_runs_count,
         short_runs_count,

@@ -170,6 +170,7 @@ mod tests {
             rate_percent,
             rate_ops_per_sec: rate,
             achieved_ops_per_sec: both(rate, rate * 0.99),
+            cpu_us_per_op: both(12.0, 9.0),
             latency_us_p50: both(mc_us, rc_us),
             latency_us_p99: both(mc_us * 4.0, rc_us * 4.0),
             latency_us_p999: both(mc_us * 8.0, rc_us * 8.0),

@@ -566,10 +566,10 @@ mod tests {
                 f.cpu_us_per_op = None;
             }
         }
+        let md = render(&old);
         assert!(
-            render(&old).contains("| 90/10 get/set | 1 | 70 000 (70%) | - | - | - |"),
-            "{}",
-            render(&old)
+            md.contains("| 90/10 get/set | 1 | 70 000 (70%) | - | - | - |"),
+            "{md}"
         );
     }
 

@@ -281,12 +281,17 @@ impl Runner<'_> {
     }
 }
 
+/// CPU per op for a progress line: two decimals, or `-` when it could not be measured.
+fn cpu_text(cpu_us_per_op: Option<f64>) -> String {
+    cpu_us_per_op.map_or("-".into(), |c| format!("{c:.2}"))
+}
+
 fn describe_closed(result: &Result<ClosedFigures, String>) -> String {
     match result {
         Ok(f) => format!(
             "{:.0} ops/s, {} us CPU/op, {} errors",
             f.throughput_ops_per_sec,
-            f.cpu_us_per_op.map_or("-".into(), |c| format!("{c:.2}")),
+            cpu_text(f.cpu_us_per_op),
             f.errors
         ),
         Err(e) => format!("FAILED: {e}"),
@@ -298,7 +303,7 @@ fn describe_open(result: &Result<OpenFigures, String>) -> String {
         Ok(f) => format!(
             "{:.0} ops/s, {} us CPU/op, p50 {} us, p99 {} us, p99.9 {} us, {} errors",
             f.achieved_ops_per_sec,
-            f.cpu_us_per_op.map_or("-".into(), |c| format!("{c:.2}")),
+            cpu_text(f.cpu_us_per_op),
             f.latency_us.p50,
             f.latency_us.p99,
             f.latency_us.p999,

@@ -96,6 +96,16 @@ pub struct ClosedFigures {
     pub raw: serde_json::Value,
 }
 
+impl ClosedFigures {
+    /// The server's CPU seconds per second of the driver's measured time (1.0 is one core
+    /// fully busy). Not over the whole window: memaslap spends about a second starting and
+    /// stopping in it, while the server idles.
+    pub fn busy_fraction(&self) -> Option<f64> {
+        (self.ops > 0)
+            .then(|| self.cpu.cpu_us * self.throughput_ops_per_sec / self.ops as f64 / 1e6)
+    }
+}
+
 /// One open-loop measurement of one server at one rate.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OpenRun {

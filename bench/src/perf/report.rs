@@ -13,6 +13,9 @@ use crate::server::running_as_root;
 /// A generator pause above this (us) is worth a note: the driver, not the server, lost time.
 const GENERATOR_PAUSE_NOTE_US: u64 = 1000;
 
+/// A closed-loop server busy less than this share of its core was waiting on the driver.
+const SATURATED_BUSY_FRACTION: f64 = 0.93;
+
 /// `1234567.8` as `1 234 568`.
 pub fn thousands(value: f64) -> String {
     let digits = format!("{:.0}", value.abs());
@@ -53,13 +56,13 @@ fn closed_table(md: &mut String, rows: &[ClosedRow]) {
     md.push_str(
         "| workload | shards | driver | CPU us/op memcached | CPU us/op ringcache \
          | CPU ratio rc/mc (lower is better) | ops/s memcached | ops/s ringcache \
-         | ops/s ratio rc/mc (higher is better) |\n",
+         | ops/s ratio rc/mc (higher is better) | server CPU busy mc / rc |\n",
     );
-    md.push_str("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    md.push_str("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for r in rows {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
             r.workload.label(),
             r.shards_count,
             r.driver.name(),
@@ -69,8 +72,15 @@ fn closed_table(md: &mut String, rows: &[ClosedRow]) {
             cell(r.throughput_ops_per_sec.memcached, thousands),
             cell(r.throughput_ops_per_sec.ringcache, thousands),
             ratio_cell(r.throughput_ops_per_sec.ratio),
+            busy_text(r.busy_fraction.memcached),
+            busy_text(r.busy_fraction.ringcache),
         );
     }
+}
+
+/// The median share of one core a server kept busy, as a percentage.
+fn busy_text(summary: Option<Summary>) -> String {
+    summary.map_or_else(|| "-".into(), |s| format!("{:.0}%", s.median * 100.0))
 }
 
 fn open_table(md: &mut String, rows: &[OpenRow]) {
@@ -223,6 +233,7 @@ fn notes(results: &Results, closed: &[ClosedRow], open: &[OpenRow]) -> Vec<Strin
             r.driver_errors_count
         ));
     }
+    notes.extend(closed.iter().filter_map(driver_bound_note));
     notes.extend(open.iter().filter_map(open_note));
     for p in results
         .machine
@@ -240,6 +251,33 @@ fn notes(results: &Results, closed: &[ClosedRow], open: &[OpenRow]) -> Vec<Strin
         ));
     }
     notes
+}
+
+/// A closed-loop row where a server kept its core busy less than [`SATURATED_BUSY_FRACTION`]
+/// of the time: the driver set the pace, not that server.
+fn driver_bound_note(row: &ClosedRow) -> Option<String> {
+    let idle: Vec<String> = [
+        ("memcached", row.busy_fraction.memcached),
+        ("ringcache", row.busy_fraction.ringcache),
+    ]
+    .into_iter()
+    .filter_map(|(name, busy)| {
+        let median = busy?.median;
+        (median < SATURATED_BUSY_FRACTION).then(|| format!("{name} {:.0}%", median * 100.0))
+    })
+    .collect();
+    if idle.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} shards {} {}: the server's core was busy only {} of the time, so the driver set \
+         the pace: that server's throughput is a lower bound, and its CPU per op includes \
+         sleeping and being woken between requests, which a saturated server does not pay",
+        row.workload.id(),
+        row.shards_count,
+        row.driver.name(),
+        idle.join(", ")
+    ))
 }
 
 fn machine_section(md: &mut String, results: &Results) {
@@ -409,7 +447,7 @@ mod tests {
                 throughput_ops_per_sec: ops_per_sec,
                 cpu: CpuWindow {
                     ticks: 0,
-                    cpu_us: 0.0,
+                    cpu_us: cpu_us_per_op * ops_per_sec * 10.0,
                     schedstat_cpu_us: None,
                 },
                 cpu_us_per_op: Some(cpu_us_per_op),
@@ -527,6 +565,37 @@ mod tests {
         );
         assert!(md.contains("- FAILED closed loop 90-10 shards 1 memaslap repeat 1 ringcache: memaslap exited with 1\n"), "{md}");
         assert!(any_failure(&results()));
+    }
+
+    #[test]
+    fn a_server_that_left_its_core_idle_is_named_as_driver_bound() {
+        let md = render(&results());
+        // Busy = CPU us/op x ops/s: memcached 8 x 100k = 80%; ringcache 4 x 150k = 60% and
+        // 6 x 130k = 78%, median 69%.
+        assert!(md.contains("| server CPU busy mc / rc |"), "{md}");
+        assert!(md.contains("| 1.40 [1.30–1.50] | 80% / 69% |"), "{md}");
+        assert!(
+            md.contains(
+                "- 90-10 shards 1 ringcache-loadgen: the server's core was busy only memcached \
+                 80%, ringcache 69% of the time, so the driver set the pace"
+            ),
+            "{md}"
+        );
+
+        // A saturated memcached is not named; a ringcache below the line still is.
+        let mut results = results();
+        results.closed = vec![
+            closed(Driver::Loadgen, 0, Kind::Memcached, 10.0, 98_000.0),
+            closed(Driver::Loadgen, 0, Kind::Ringcache, 7.0, 130_000.0),
+        ];
+        let said = notes(&results, &closed_rows(&results), &[]);
+        let bound: Vec<&String> = said.iter().filter(|n| n.contains("the driver")).collect();
+        assert_eq!(bound.len(), 1, "{said:?}");
+        assert!(bound[0].contains("busy only ringcache 91% of"), "{said:?}");
+
+        results.closed[1] = closed(Driver::Loadgen, 0, Kind::Ringcache, 7.5, 130_000.0);
+        let said = notes(&results, &closed_rows(&results), &[]);
+        assert!(!said.iter().any(|n| n.contains("the driver")), "{said:?}");
     }
 
     #[test]

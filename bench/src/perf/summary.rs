@@ -57,6 +57,9 @@ pub struct ClosedRow {
     pub driver: Driver,
     pub cpu_us_per_op: PerServer,
     pub throughput_ops_per_sec: PerServer,
+    /// The server's CPU time per second of measured time: near 1, the server set the pace;
+    /// well below, the driver did, and the server also paid for sleeping and waking.
+    pub busy_fraction: PerServer,
     /// Runs that produced no figures.
     pub failed_runs_count: usize,
     /// Errors the driver counted over all runs of the row.
@@ -148,6 +151,7 @@ pub fn closed_rows(results: &Results) -> Vec<ClosedRow> {
                 throughput_ops_per_sec: per_server(&closed_samples(&runs, |f| {
                     Some(f.throughput_ops_per_sec)
                 })),
+                busy_fraction: per_server(&closed_samples(&runs, ClosedFigures::busy_fraction)),
                 failed_runs_count: runs.iter().filter(|r| r.result.is_err()).count(),
                 driver_errors_count: runs
                     .iter()

@@ -2,13 +2,14 @@
 """Where each server's CPU time per operation goes, side by side: the profile behind
 perf-compare's CPU ratio, and the floor that ratio cannot go below.
 
-Usage: cost_breakdown.py [--driver memaslap|loadgen] [--seconds S] [--rounds N] NAME=COMMAND ...
+Usage: cost_breakdown.py [--driver memaslap|loadgen] [--rate OPS] [--seconds S] [--rounds N]
+                         NAME=COMMAND ...
 
 COMMAND is a server command line with {port} where its port goes, e.g.
   rc="target/release/ringcache -l 127.0.0.1 -p {port} -t 1"
   mc="memcached -u nobody -l 127.0.0.1 -p {port} -t 1"
 Each server runs pinned to core 0, the driver (90/10 get/set, 32-byte keys, 100-byte values,
-32 connections, closed loop) on core 1. Per server and round: one window measures CPU per op
+32 connections, closed loop, or open loop at --rate with the loadgen) on core 1. Per server and round: one window measures CPU per op
 (utime + stime from /proc over ops counted by the server's own `stats`) with nothing attached;
 a second window samples the server's stacks (`perf record -e cpu-clock -g`). Each sample goes
 to the first category below that one of its frames belongs to, and a category's share of the
@@ -47,7 +48,7 @@ FLOOR = CATEGORIES[:3]
 MEMASLAP_CONFIG = "key\n32 32 1\nvalue\n100 100 1\ncmd\n0 0.1\n1 0.9\n"
 
 
-def start_driver(driver, port, seconds, config_path):
+def start_driver(driver, port, seconds, config_path, rate=None):
     if driver == "memaslap":
         argv = ["memcaslap", "-s", f"127.0.0.1:{port}", "-F", config_path, "-T", "1",
                 "-c", "32", "-w", "3k", "-t", f"{int(seconds)}s"]
@@ -55,6 +56,8 @@ def start_driver(driver, port, seconds, config_path):
         argv = [LOADGEN, "--server", f"127.0.0.1:{port}", "--quiet", "--connections", "32",
                 "--key-size", "32", "--value-size", "100", "--get-ratio", "0.9",
                 "--keys", "100000", "--warmup", "1s", "--duration", f"{int(seconds)}s"]
+        if rate:
+            argv += ["--rate", str(rate)]
     return subprocess.Popen(["taskset", "-c", "1"] + argv,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -87,12 +90,12 @@ def categorize(frames):
     return CATEGORIES[-2][0] if frames[0][1] else CATEGORIES[-1][0]
 
 
-def one(command, driver, seconds, config_path):
+def one(command, driver, seconds, config_path, rate):
     port = free_port()
     server = start_server(command, port)
     window = seconds / 2 - 1
     try:
-        load = start_driver(driver, port, seconds + 2, config_path)
+        load = start_driver(driver, port, seconds + 2, config_path, rate)
         time.sleep(2)
         us_per_op = cpu_per_op(server.pid, port, window)
         with tempfile.NamedTemporaryFile(suffix=".perf") as data:
@@ -112,8 +115,12 @@ def main():
     ap.add_argument("--driver", choices=["memaslap", "loadgen"], default="memaslap")
     ap.add_argument("--seconds", type=float, default=14)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--rate", type=int, help="loadgen only: open loop at this many ops/s "
+                    "(below saturation both servers sleep and wake between batches)")
     ap.add_argument("servers", nargs="+", metavar="NAME=COMMAND")
     args = ap.parse_args()
+    if args.rate and args.driver != "loadgen":
+        ap.error("--rate needs --driver loadgen: memaslap has no open loop")
     servers = [s.split("=", 1) for s in args.servers]
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as cfg:
         cfg.write(MEMASLAP_CONFIG)
@@ -121,14 +128,15 @@ def main():
     try:
         for _ in range(args.rounds):
             for name, command in servers:
-                results[name].append(one(command, args.driver, args.seconds, cfg.name))
+                results[name].append(one(command, args.driver, args.seconds, cfg.name, args.rate))
     finally:
         os.unlink(cfg.name)
     names = [name for name, _ in servers]
     med = {n: statistics.median(r[0] for r in results[n]) for n in names}
     cat = {n: {c: statistics.median(r[1][c] for r in results[n]) for c, _ in CATEGORIES}
            for n in names}
-    print(f"# driver {args.driver}, 90/10 closed loop, 32 connections; {args.rounds} round(s), "
+    loop = f"open loop at {args.rate} ops/s" if args.rate else "closed loop"
+    print(f"# driver {args.driver}, 90/10 {loop}, 32 connections; {args.rounds} round(s), "
           f"medians; µs of server CPU per op")
     print("| category | " + " | ".join(names) + " |")
     print("| --- |" + " ---: |" * len(names))

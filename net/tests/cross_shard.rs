@@ -1,7 +1,8 @@
 //! Several shards in one process: requests whose keys belong to other shards, pipelined,
-//! fanned out, flooding both ways, and whole-server commands. Each test runs at 2 and 4
-//! shards (more shards than this machine may have cores, which is allowed) and, where an
-//! answer can be compared, checks it against a one-shard server's answer to the same bytes.
+//! fanned out, flooding both ways, and whole-server commands. Each test runs at every layout
+//! of [`layouts`] (2 and 4 shards over every CPU, and 3 shards on fewer CPUs, so that shards
+//! share a thread) and, where an answer can be compared, checks it against a one-shard
+//! server's answer to the same bytes.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -14,10 +15,28 @@ use ringcache_net::runtime::Server;
 mod common;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
-const SHARD_COUNTS: [u32; 2] = [2, 4];
+
+/// Shard counts and the CPUs they are pinned to: every CPU this process may use (2 and 4
+/// shards), and fewer CPUs than shards, where the shards of one CPU share its thread
+/// (`runtime::group`): 3 shards on one CPU, and, with two CPUs or more, 3 shards on two (one
+/// thread drives two of them, another thread the third).
+fn layouts() -> Vec<(u32, Vec<usize>)> {
+    let all = ringcache_net::runtime::cpu::allowed_cpus().unwrap();
+    let mut layouts = vec![(2, all.clone()), (4, all.clone()), (3, all[..1].to_vec())];
+    if all.len() >= 2 {
+        layouts.push((3, all[..2].to_vec()));
+    }
+    layouts
+}
 
 fn start(shard_count: u32, conn_limit: u32) -> (Server, SocketAddr) {
     common::start(shard_count, conn_limit, 128)
+}
+
+fn start_on(shard_count: u32, cpus: &[usize], conn_limit: u32) -> (Server, SocketAddr) {
+    let mut config = common::config(shard_count, conn_limit, 128);
+    config.cpus = cpus.to_vec();
+    common::start_with(&config)
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -87,8 +106,8 @@ fn pipelined_requests_across_shards_are_answered_in_order() {
     let expected = exchange(&connect(addr), request.clone(), b"MN\r\n");
     reference.stop().unwrap();
     assert!(expected.len() > 100_000);
-    for shard_count in SHARD_COUNTS {
-        let (server, addr) = start(shard_count, 64);
+    for (shard_count, cpus) in layouts() {
+        let (server, addr) = start_on(shard_count, &cpus, 64);
         let got = exchange(&connect(addr), request.clone(), b"MN\r\n");
         let at = got
             .iter()
@@ -97,7 +116,8 @@ fn pipelined_requests_across_shards_are_answered_in_order() {
             .unwrap_or(got.len().min(expected.len()));
         assert!(
             got == expected,
-            "{shard_count} shards answer differently from one at byte {at}: {:?} instead of {:?}",
+            "{shard_count} shards on CPUs {cpus:?} answer differently from one at byte {at}: {:?} \
+             instead of {:?}",
             String::from_utf8_lossy(&got[at.saturating_sub(80)..(at + 80).min(got.len())]),
             String::from_utf8_lossy(
                 &expected[at.saturating_sub(80)..(at + 80).min(expected.len())]
@@ -109,8 +129,8 @@ fn pipelined_requests_across_shards_are_answered_in_order() {
 
 #[test]
 fn a_multiget_spanning_every_shard_is_answered_once_in_key_order() {
-    for shard_count in SHARD_COUNTS {
-        let (server, addr) = start(shard_count, 64);
+    for (shard_count, cpus) in layouts() {
+        let (server, addr) = start_on(shard_count, &cpus, 64);
         let conn = connect(addr);
         let keys: Vec<String> = (0..200).map(|i| format!("mk{i}")).collect();
         let owners: std::collections::HashSet<usize> = keys
@@ -166,8 +186,8 @@ fn a_multiget_spanning_every_shard_is_answered_once_in_key_order() {
 
 #[test]
 fn a_slow_reader_stalls_only_itself() {
-    for shard_count in SHARD_COUNTS {
-        let (server, addr) = start(shard_count, 64);
+    for (shard_count, cpus) in layouts() {
+        let (server, addr) = start_on(shard_count, &cpus, 64);
         let value = vec![b'v'; 100_000];
         let setter = connect(addr);
         let mut sets = Vec::new();
@@ -230,8 +250,8 @@ fn a_slow_reader_stalls_only_itself() {
 
 #[test]
 fn shards_flooding_each_other_do_not_deadlock() {
-    for shard_count in SHARD_COUNTS {
-        let (server, addr) = start(shard_count, 256);
+    for (shard_count, cpus) in layouts() {
+        let (server, addr) = start_on(shard_count, &cpus, 256);
         let value = vec![b'x'; 3000];
         // Many connections (spread over the shards by the kernel) each pipeline sets and gets
         // of keys on every shard at once, so every channel fills in both directions.
@@ -264,8 +284,8 @@ fn shards_flooding_each_other_do_not_deadlock() {
 
 #[test]
 fn whole_server_commands_reach_every_shard() {
-    for shard_count in SHARD_COUNTS {
-        let (server, addr) = start(shard_count, 64);
+    for (shard_count, cpus) in layouts() {
+        let (server, addr) = start_on(shard_count, &cpus, 64);
         let conn = connect(addr);
         let mut sets = Vec::new();
         for i in 0..100 {
@@ -339,8 +359,8 @@ fn whole_server_commands_reach_every_shard() {
 
 #[test]
 fn the_connection_limit_holds_for_the_whole_server() {
-    for shard_count in SHARD_COUNTS {
-        let (server, addr) = start(shard_count, 6);
+    for (shard_count, cpus) in layouts() {
+        let (server, addr) = start_on(shard_count, &cpus, 6);
         let mut open: Vec<TcpStream> = (0..6).map(|_| connect(addr)).collect();
         for conn in &open {
             assert_eq!(exchange(conn, b"mn\r\n".to_vec(), b"\r\n"), b"MN\r\n");
@@ -359,8 +379,8 @@ fn the_connection_limit_holds_for_the_whole_server() {
 
 #[test]
 fn a_client_that_leaves_mid_value_leaves_nothing_behind() {
-    for shard_count in SHARD_COUNTS {
-        let (server, addr) = start(shard_count, 64);
+    for (shard_count, cpus) in layouts() {
+        let (server, addr) = start_on(shard_count, &cpus, 64);
         // Keys on other shards, values cut off half way.
         for i in 0..50 {
             let mut conn = connect(addr);
@@ -381,4 +401,44 @@ fn a_client_that_leaves_mid_value_leaves_nothing_behind() {
         assert!(stats.contains("STAT curr_connections 1\r\n"), "{stats}");
         server.stop().unwrap();
     }
+}
+
+#[test]
+fn a_shard_sharing_a_thread_is_woken_at_once_from_another_thread() {
+    let all = ringcache_net::runtime::cpu::allowed_cpus().unwrap();
+    if all.len() < 2 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this test on two CPUs or more"
+        );
+        eprintln!("skipped: this process may use one CPU only");
+        return;
+    }
+    // Shards 0 and 2 share the first CPU's thread, shard 1 has the second to itself: half of
+    // the requests below cross between the two threads. A lost wake-up would leave the
+    // request waiting for the owner's next timer tick, a second later.
+    let (server, addr) = start_on(3, &all[..2], 64);
+    let round_trip_max = Duration::from_millis(500);
+    let conns: Vec<TcpStream> = (0..8).map(|_| connect(addr)).collect();
+    for (c, conn) in conns.iter().enumerate() {
+        for i in 0..30 {
+            let key = format!("w{c}:{i}");
+            let started = Instant::now();
+            let stored = exchange(
+                conn,
+                format!("set {key} 0 0 1\r\nx\r\n").into_bytes(),
+                b"\r\n",
+            );
+            assert_eq!(stored, b"STORED\r\n");
+            let got = exchange(conn, format!("get {key}\r\n").into_bytes(), b"END\r\n");
+            assert_eq!(got, format!("VALUE {key} 0 1\r\nx\r\nEND\r\n").into_bytes());
+            let took = started.elapsed();
+            assert!(
+                took < round_trip_max,
+                "set and get of {key} (shard {}) took {took:?}",
+                shard_of(key.as_bytes(), 3)
+            );
+        }
+    }
+    server.stop().unwrap();
 }

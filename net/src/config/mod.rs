@@ -177,10 +177,11 @@ impl ServerConfig {
         }
         if self.shard_count as usize > self.cpus.len() {
             warnings.push(format!(
-                "-t {} puts {} shards on {} CPU(s): shards that share a CPU hand each other \
-                 requests by waking each other, a context switch each time (with two shards, \
-                 about half of all requests cross); one shard per CPU serves the most per core \
-                 (-t {}, or name more CPUs with --cpus)",
+                "-t {} puts {} shards on {} CPU(s): shards that share a CPU run in one thread, \
+                 taking turns, and hand each other every request whose key the other owns \
+                 (with two shards, about half of them), which costs more than serving it in \
+                 place; one shard per CPU serves the most per core (-t {}, or name more CPUs \
+                 with --cpus)",
                 self.shard_count,
                 self.shard_count,
                 self.cpus.len(),

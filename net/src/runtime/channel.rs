@@ -160,8 +160,9 @@ impl<T> std::ops::Deref for CachePadded<T> {
 /// the mutex does).
 pub struct Parker {
     parked: CachePadded<AtomicBool>,
+    /// Shared by the shards of one thread (see `Parker::sharing`), else this parker's own.
     #[cfg(not(loom))]
-    fd: std::os::fd::OwnedFd,
+    fd: std::sync::Arc<std::os::fd::OwnedFd>,
     #[cfg(loom)]
     count: Mutex<u64>,
     #[cfg(loom)]
@@ -173,7 +174,7 @@ impl Parker {
         Ok(Parker {
             parked: CachePadded(AtomicBool::new(false)),
             #[cfg(not(loom))]
-            fd: new_eventfd()?,
+            fd: std::sync::Arc::new(new_eventfd()?),
             #[cfg(loom)]
             count: Mutex::new(0),
             #[cfg(loom)]
@@ -181,10 +182,28 @@ impl Parker {
         })
     }
 
+    /// A parker that signals `fd`, an eventfd other parkers may signal too: the shards that
+    /// one thread drives share one, which the thread waits on itself (no Read is armed on
+    /// it, and [`wait`](Parker::wait) is not for it).
+    #[cfg(not(loom))]
+    pub fn sharing(fd: std::sync::Arc<std::os::fd::OwnedFd>) -> Parker {
+        Parker {
+            parked: CachePadded(AtomicBool::new(false)),
+            fd,
+        }
+    }
+
+    /// Under loom there are no eventfds; the shard runtime that shares one is compiled there
+    /// but never run.
+    #[cfg(loom)]
+    pub fn sharing(_fd: std::sync::Arc<std::os::fd::OwnedFd>) -> Parker {
+        unreachable!("the shard runtime does not run under loom")
+    }
+
     /// The eventfd to keep a Read armed on; its completion means "look at your receivers".
     #[cfg(not(loom))]
     pub fn fd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(&self.fd)
+        std::os::fd::AsRawFd::as_raw_fd(&*self.fd)
     }
 
     /// Under loom there is no eventfd; the shard runtime that asks for one is compiled there
@@ -249,7 +268,7 @@ impl Parker {
         #[cfg(not(loom))]
         {
             let one: u64 = 1;
-            // SAFETY: writes 8 bytes from a live u64 to an eventfd this Parker owns; a write only
+            // SAFETY: writes 8 bytes from a live u64 to an eventfd this Parker holds; a write only
             // fails when the counter would overflow, which leaves it readable anyway.
             unsafe { libc::write(self.fd(), (&one as *const u64).cast(), 8) };
         }

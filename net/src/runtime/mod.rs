@@ -14,6 +14,7 @@
 pub mod channel;
 pub mod conn;
 pub mod cpu;
+mod group;
 pub mod limits;
 pub mod listener;
 pub mod port_holder;
@@ -121,36 +122,64 @@ impl Server {
             .transpose()?;
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let mut threads = Vec::with_capacity(shard_count);
+        let cpu_of = |shard_index: usize| cpus[shard_index % cpus.len()];
+        // The shards that share a CPU share its thread and that thread's eventfd (`group`).
+        let mut signals: Vec<(usize, std::sync::Arc<OwnedFd>)> = Vec::new();
+        for cpu in cpus.iter().copied().take(shard_count) {
+            if (0..shard_count).filter(|&i| cpu_of(i) == cpu).count() > 1 {
+                let signal = group::new_signal().map_err(|e| format!("eventfd: {e}"))?;
+                signals.push((cpu, std::sync::Arc::new(signal)));
+            }
+        }
+        let signal_of = |cpu: usize| {
+            signals
+                .iter()
+                .find(|(c, _)| *c == cpu)
+                .map(|(_, signal)| std::sync::Arc::clone(signal))
+        };
         let wakers = (0..shard_count)
-            .map(|_| Waker::new().map(Arc::new))
+            .map(|i| match signal_of(cpu_of(i)) {
+                Some(signal) => Ok(Arc::new(Waker::sharing(signal))),
+                None => Waker::new().map(Arc::new),
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("eventfd: {e}"))?;
         let board = Arc::new(StatsBoard::new(shard_count));
         let conn_count = Arc::new(AtomicUsize::new(0));
+        // One thread per CPU: the shards that share a CPU share its thread (see `group`).
+        let mut groups: Vec<(usize, Vec<ShardParts>)> = Vec::new();
         let shards = wire(&wakers).into_iter().zip(listeners).enumerate();
         for (shard_index, (ends, listeners)) in shards {
-            let cpu = cpus[shard_index % cpus.len()];
+            let cpu = cpu_of(shard_index);
+            let parts = ShardParts {
+                index: shard_index,
+                cpu,
+                waker: Arc::clone(&wakers[shard_index]),
+                board: Arc::clone(&board),
+                ends,
+                listeners,
+                conn_count: Arc::clone(&conn_count),
+            };
+            match groups.iter_mut().find(|(c, _)| *c == cpu) {
+                Some((_, group)) => group.push(parts),
+                None => groups.push((cpu, vec![parts])),
+            }
+        }
+        for (cpu, group) in groups {
+            let signal = signal_of(cpu);
             let config = config.clone();
             let ready_tx = ready_tx.clone();
-            let waker = Arc::clone(&wakers[shard_index]);
-            let board = Arc::clone(&board);
-            let conn_count = Arc::clone(&conn_count);
+            let name = match group.len() {
+                1 => format!("ringcache-shard-{}", group[0].index),
+                _ => format!("ringcache-cpu-{cpu}"),
+            };
             let thread = std::thread::Builder::new()
-                .name(format!("ringcache-shard-{shard_index}"))
+                .name(name)
                 .spawn(move || {
                     block_shutdown_signals();
-                    let parts = ShardParts {
-                        index: shard_index,
-                        cpu,
-                        waker,
-                        board,
-                        ends,
-                        listeners,
-                        conn_count,
-                    };
-                    run_shard(parts, &config, ready_tx)
+                    run_shards(group, signal, &config, ready_tx)
                 })
-                .map_err(|e| format!("cannot start shard thread {shard_index}: {e}"))?;
+                .map_err(|e| format!("cannot start a shard thread for CPU {cpu}: {e}"))?;
             threads.push(thread);
         }
         drop(ready_tx);
@@ -295,23 +324,38 @@ struct ShardParts {
     conn_count: Arc<AtomicUsize>,
 }
 
-fn run_shard(
-    parts: ShardParts,
+/// Sets up the shards of one CPU in this thread (each reports ready, or the first error),
+/// then serves them: a lone shard in its own loop, several in turn (see `group`).
+fn run_shards(
+    group: Vec<ShardParts>,
+    signal: Option<std::sync::Arc<OwnedFd>>,
     config: &ServerConfig,
     ready: mpsc::Sender<Result<(), String>>,
 ) -> Result<(), String> {
-    let shard_index = parts.index;
-    let mut shard = match set_up_shard(parts, config) {
-        Ok(shard) => shard,
-        Err(message) => {
-            let _ = ready.send(Err(message.clone()));
-            return Err(message);
-        }
+    let indexes: Vec<String> = group.iter().map(|parts| parts.index.to_string()).collect();
+    let which = match indexes.len() {
+        1 => format!("shard {}", indexes[0]),
+        _ => format!("shards {}", indexes.join(", ")),
     };
-    let _ = ready.send(Ok(()));
-    shard
-        .run()
-        .map_err(|e| format!("shard {shard_index}: io_uring loop failed: {e}"))
+    let mut shards = Vec::with_capacity(group.len());
+    for parts in group {
+        match set_up_shard(parts, config) {
+            Ok(shard) => {
+                shards.push(shard);
+                let _ = ready.send(Ok(()));
+            }
+            Err(message) => {
+                let _ = ready.send(Err(message.clone()));
+                return Err(message);
+            }
+        }
+    }
+    let served = match (shards.as_mut_slice(), signal) {
+        ([shard], None) => shard.run(),
+        (shards, Some(signal)) => group::run(shards, &signal),
+        (shards, None) => unreachable!("{} shards on one CPU without a signal", shards.len()),
+    };
+    served.map_err(|e| format!("{which}: io_uring loop failed: {e}"))
 }
 
 fn set_up_shard(parts: ShardParts, config: &ServerConfig) -> Result<Shard, String> {

@@ -17,7 +17,7 @@ mod drain;
 mod recv;
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
@@ -155,6 +155,18 @@ impl Waker {
         })
     }
 
+    /// A waker whose parker signals `fd`, shared by the shards one thread drives (see
+    /// `group`).
+    pub fn sharing(fd: std::sync::Arc<OwnedFd>) -> Waker {
+        Waker {
+            parker: Arc::new(Parker::sharing(fd)),
+            stop: AtomicBool::new(false),
+            drain: AtomicBool::new(false),
+            drained: AtomicBool::new(false),
+            heartbeat: AtomicU64::new(0),
+        }
+    }
+
     /// Asks the shard to close its connections and return from `run`.
     pub fn request_stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -280,56 +292,103 @@ impl Shard {
 
     /// Serves until a stop is requested, then closes every connection and returns.
     pub fn run(&mut self) -> io::Result<()> {
+        self.start();
+        while !self.finished() {
+            let wait_count = if self.may_sleep() { 1 } else { 0 };
+            self.turn(wait_count)?;
+        }
+        Ok(())
+    }
+
+    /// Arms what the shard always has in flight: its accepts, its timer, its wake-up Read.
+    pub fn start(&mut self) {
+        self.start_in_group();
+        self.arm_wake();
+    }
+
+    /// [`Shard::start`] without the wake-up Read: a shard driven with others by one thread
+    /// shares that thread's eventfd, which the thread waits on itself (see `group`), and
+    /// looks for stop and drain requests at every turn.
+    pub fn start_in_group(&mut self) {
         for index in 0..self.listeners.len() {
             self.arm_accept(index);
         }
         self.arm_timer();
-        self.arm_wake();
-        while !(self.stopping && self.conns.live_count() == 0) {
-            let wait_count = if self.may_sleep() { 1 } else { 0 };
-            let submitted = self.ring.submit_and_wait(wait_count);
-            self.wake.parker.unpark_self();
-            match submitted {
-                Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => {}
-                Err(e) => return Err(e),
-            }
-            if self.wake.stop_requested() {
-                self.begin_stop();
-            } else if !self.draining && self.wake.drain_requested() {
-                self.begin_drain();
-            }
-            self.core.clock.set_now_unix(now_unix_secs());
-            // Messages first: what another shard sent before this turn (a flush_all, say)
-            // was sent before the socket data now waiting, so it takes effect first.
-            self.serve_other_shards();
-            self.completions.clear();
-            self.completions.extend(
-                self.ring
-                    .completion()
-                    .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
-            );
-            self.prefetch_received_keys();
-            for i in 0..self.completions.len() {
-                let (user_data, result, flags) = self.completions[i];
-                self.on_completion(Token::decode(user_data), result, flags);
-            }
-            self.serve_other_shards();
-            self.publish_recv_bufs();
-            self.crawl_a_slice();
-            if self.core.metrics_wanted() {
-                self.core.publish_metrics();
-            }
-            if self.draining {
-                self.report_if_drained();
-            }
+    }
+
+    /// Has the ring signal `fd` (an eventfd) whenever a completion becomes ready, also one
+    /// deferred to the next `io_uring_enter`: how one thread waits on several shards' rings.
+    pub fn signal_completions_to(&self, fd: RawFd) -> io::Result<()> {
+        self.ring.submitter().register_eventfd(fd)
+    }
+
+    /// Submits what is queued without waiting (running deferred completions on the way), and
+    /// says whether any completion is now ready to be handled.
+    pub fn submit_pending(&mut self) -> io::Result<bool> {
+        match self.ring.submit() {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(!self.ring.completion().is_empty())
+    }
+
+    /// Takes back an announced sleep ([`Shard::may_sleep`]) without a turn.
+    pub fn awake(&self) {
+        self.wake.parker.unpark_self();
+    }
+
+    /// Stopped, and every connection closed: the loop is over.
+    pub fn finished(&self) -> bool {
+        self.stopping && self.conns.live_count() == 0
+    }
+
+    /// One loop turn: submit what the last turn queued, wait for `wait_count` completions
+    /// (0 or 1; 1 only after [`Shard::may_sleep`] said yes), then handle everything ready.
+    pub fn turn(&mut self, wait_count: usize) -> io::Result<()> {
+        let submitted = self.ring.submit_and_wait(wait_count);
+        self.wake.parker.unpark_self();
+        match submitted {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => {}
+            Err(e) => return Err(e),
+        }
+        if self.wake.stop_requested() {
+            self.begin_stop();
+        } else if !self.draining && self.wake.drain_requested() {
+            self.begin_drain();
+        }
+        self.core.clock.set_now_unix(now_unix_secs());
+        // Messages first: what another shard sent before this turn (a flush_all, say)
+        // was sent before the socket data now waiting, so it takes effect first.
+        self.serve_other_shards();
+        self.completions.clear();
+        self.completions.extend(
+            self.ring
+                .completion()
+                .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
+        );
+        self.prefetch_received_keys();
+        for i in 0..self.completions.len() {
+            let (user_data, result, flags) = self.completions[i];
+            self.on_completion(Token::decode(user_data), result, flags);
+        }
+        self.serve_other_shards();
+        self.publish_recv_bufs();
+        self.crawl_a_slice();
+        if self.core.metrics_wanted() {
+            self.core.publish_metrics();
+        }
+        if self.draining {
+            self.report_if_drained();
         }
         Ok(())
     }
 
     /// The sleep half of the wake-up protocol (see `channel`): announce the sleep, then look
-    /// once more for work another shard may have handed over meanwhile.
-    fn may_sleep(&mut self) -> bool {
+    /// once more for work another shard may have handed over meanwhile. The next
+    /// [`Shard::turn`] takes the announcement back.
+    pub fn may_sleep(&mut self) -> bool {
         if self.has_cross_core_work() || self.crawl_owed_count > 0 {
             return false;
         }

@@ -146,13 +146,20 @@ fn quick_run_writes_the_tables_the_json_and_the_plot_for_both_servers() {
     let drivers: Vec<&str> = closed.iter().map(|r| r[2].as_str()).collect();
     assert_eq!(drivers, ["ringcache-loadgen", "memaslap"], "{md}");
     for row in &closed {
-        assert_eq!(row.len(), 9, "{row:?}");
+        assert_eq!(row.len(), 10, "{row:?}");
         assert_eq!((row[0].as_str(), row[1].as_str()), ("90/10 get/set", "1"));
-        for value in &row[3..] {
+        for value in &row[3..9] {
             assert!(
                 value.parse::<f64>().is_ok() || value.replace(' ', "").parse::<f64>().is_ok(),
                 "cell {value:?} in {row:?}"
             );
+        }
+        // How busy each server kept its core: "97% / 91%".
+        let busy: Vec<&str> = row[9].split(" / ").collect();
+        assert_eq!(busy.len(), 2, "{row:?}");
+        for share in busy {
+            let percent = share.strip_suffix('%').map(str::parse::<u32>);
+            assert!(matches!(percent, Some(Ok(_))), "busy {share:?} in {row:?}");
         }
     }
     let open = table(&md, "## Open loop");

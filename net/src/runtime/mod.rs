@@ -123,14 +123,7 @@ impl Server {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let mut threads = Vec::with_capacity(shard_count);
         let cpu_of = |shard_index: usize| cpus[shard_index % cpus.len()];
-        // The shards that share a CPU share its thread and that thread's eventfd (`group`).
-        let mut signals: Vec<(usize, std::sync::Arc<OwnedFd>)> = Vec::new();
-        for cpu in cpus.iter().copied().take(shard_count) {
-            if (0..shard_count).filter(|&i| cpu_of(i) == cpu).count() > 1 {
-                let signal = group::new_signal().map_err(|e| format!("eventfd: {e}"))?;
-                signals.push((cpu, std::sync::Arc::new(signal)));
-            }
-        }
+        let signals = shared_signals(cpus, shard_count)?;
         let signal_of = |cpu: usize| {
             signals
                 .iter()
@@ -146,26 +139,17 @@ impl Server {
             .map_err(|e| format!("eventfd: {e}"))?;
         let board = Arc::new(StatsBoard::new(shard_count));
         let conn_count = Arc::new(AtomicUsize::new(0));
-        // One thread per CPU: the shards that share a CPU share its thread (see `group`).
-        let mut groups: Vec<(usize, Vec<ShardParts>)> = Vec::new();
         let shards = wire(&wakers).into_iter().zip(listeners).enumerate();
-        for (shard_index, (ends, listeners)) in shards {
-            let cpu = cpu_of(shard_index);
-            let parts = ShardParts {
-                index: shard_index,
-                cpu,
-                waker: Arc::clone(&wakers[shard_index]),
-                board: Arc::clone(&board),
-                ends,
-                listeners,
-                conn_count: Arc::clone(&conn_count),
-            };
-            match groups.iter_mut().find(|(c, _)| *c == cpu) {
-                Some((_, group)) => group.push(parts),
-                None => groups.push((cpu, vec![parts])),
-            }
-        }
-        for (cpu, group) in groups {
+        let parts = shards.map(|(shard_index, (ends, listeners))| ShardParts {
+            index: shard_index,
+            cpu: cpu_of(shard_index),
+            waker: Arc::clone(&wakers[shard_index]),
+            board: Arc::clone(&board),
+            ends,
+            listeners,
+            conn_count: Arc::clone(&conn_count),
+        });
+        for (cpu, group) in by_cpu(parts) {
             let signal = signal_of(cpu);
             let config = config.clone();
             let ready_tx = ready_tx.clone();
@@ -313,7 +297,39 @@ fn now_unix_secs_f64() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// What one shard thread starts from.
+/// One eventfd for each CPU that has more than one shard: the shards of such a CPU share
+/// its thread, and it sleeps on that eventfd (see `group`).
+fn shared_signals(
+    cpus: &[usize],
+    shard_count: usize,
+) -> Result<Vec<(usize, std::sync::Arc<OwnedFd>)>, String> {
+    let mut signals: Vec<(usize, std::sync::Arc<OwnedFd>)> = Vec::new();
+    for cpu in (0..shard_count).map(|i| cpus[i % cpus.len()]) {
+        let shares = (0..shard_count)
+            .filter(|&i| cpus[i % cpus.len()] == cpu)
+            .count()
+            > 1;
+        if shares && !signals.iter().any(|(c, _)| *c == cpu) {
+            let signal = group::new_signal().map_err(|e| format!("eventfd: {e}"))?;
+            signals.push((cpu, std::sync::Arc::new(signal)));
+        }
+    }
+    Ok(signals)
+}
+
+/// The shards of each CPU, in shard order: one thread per CPU serves them.
+fn by_cpu(parts: impl Iterator<Item = ShardParts>) -> Vec<(usize, Vec<ShardParts>)> {
+    let mut groups: Vec<(usize, Vec<ShardParts>)> = Vec::new();
+    for part in parts {
+        match groups.iter_mut().find(|(cpu, _)| *cpu == part.cpu) {
+            Some((_, group)) => group.push(part),
+            None => groups.push((part.cpu, vec![part])),
+        }
+    }
+    groups
+}
+
+/// What one shard starts from.
 struct ShardParts {
     index: usize,
     cpu: usize,

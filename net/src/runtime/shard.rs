@@ -146,20 +146,18 @@ pub struct Waker {
 
 impl Waker {
     pub fn new() -> io::Result<Waker> {
-        Ok(Waker {
-            parker: Arc::new(Parker::new()?),
-            stop: AtomicBool::new(false),
-            drain: AtomicBool::new(false),
-            drained: AtomicBool::new(false),
-            heartbeat: AtomicU64::new(0),
-        })
+        Ok(Waker::with_parker(Parker::new()?))
     }
 
     /// A waker whose parker signals `fd`, shared by the shards one thread drives (see
     /// `group`).
     pub fn sharing(fd: std::sync::Arc<OwnedFd>) -> Waker {
+        Waker::with_parker(Parker::sharing(fd))
+    }
+
+    fn with_parker(parker: Parker) -> Waker {
         Waker {
-            parker: Arc::new(Parker::sharing(fd)),
+            parker: Arc::new(parker),
             stop: AtomicBool::new(false),
             drain: AtomicBool::new(false),
             drained: AtomicBool::new(false),

@@ -165,10 +165,15 @@ fn quick_run_writes_the_tables_the_json_and_the_plot_for_both_servers() {
     let open = table(&md, "## Open loop");
     assert_eq!(open.len(), 3, "one row per rate:\n{md}");
     for row in &open {
-        assert_eq!(row.len(), 12, "{row:?}");
+        assert_eq!(row.len(), 13, "{row:?}");
         assert!(
             row[3..].iter().all(|c| c != "-"),
             "a missing figure in {row:?}"
+        );
+        // The machine's own p99.9 floor, from the probes before each server's turn.
+        assert!(
+            row[12].split(' ').next().unwrap().parse::<u64>().is_ok(),
+            "{row:?}"
         );
     }
     assert!(md.contains("memcached") && md.contains("ringcache"));
@@ -184,6 +189,19 @@ fn quick_run_writes_the_tables_the_json_and_the_plot_for_both_servers() {
         Some(6),
         "2 servers x 3 rates"
     );
+    let probes = json["open_probes"].as_array().expect("open_probes");
+    assert_eq!(
+        probes.len(),
+        2,
+        "a probe before each server's open-loop turn"
+    );
+    for probe in probes {
+        assert_eq!(
+            probe["pauses"].as_array().map(Vec::len),
+            Some(2),
+            "both CPUs"
+        );
+    }
     for server in ["memcached", "ringcache"] {
         let ran = json["closed"]
             .as_array()

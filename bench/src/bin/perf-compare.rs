@@ -334,6 +334,7 @@ fn main() -> ExitCode {
         closed: Vec::new(),
         open: Vec::new(),
         peaks: Vec::new(),
+        open_probes: Vec::new(),
     };
     if let Err(e) = run::run_all(&results.settings.clone(), &mut results) {
         eprintln!("perf-compare: {e}");

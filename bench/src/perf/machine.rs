@@ -107,10 +107,10 @@ impl Machine {
             ),
             loadavg_start: read_trimmed("/proc/loadavg"),
             cpu_pressure_start: cpu_pressure(),
-            pauses: [settings.server_cpu, settings.driver_cpu]
-                .into_iter()
-                .filter_map(|cpu| pauses::probe(cpu, pauses::PROBE_MS))
-                .collect(),
+            pauses: pauses::probe_all(
+                &[settings.server_cpu, settings.driver_cpu],
+                pauses::PROBE_MS,
+            ),
             ..Machine::default()
         }
     }

@@ -3,7 +3,12 @@
 //! metal with an idle CPU the longest gap is tens of microseconds; a hypervisor that
 //! deschedules its virtual CPUs shows gaps of milliseconds, and every latency percentile the
 //! run reports past their rate is set by them, whatever the server does. Measured on both
-//! the servers' and the drivers' CPU at the start of a run.
+//! the servers' and the drivers' CPU at once, at the start of a run and before every
+//! server's open-loop turn (nothing else runs then).
+//!
+//! From the gaps, [`floor_us`] gives the latency percentile the stops alone impose: a lower
+//! bound for any server on this machine at that moment, against which a p99.9 target can be
+//! judged.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 /// How long each CPU is probed.
 pub const PROBE_MS: u64 = 2_000;
+
+/// Gaps longer than this are kept one by one (`Pauses::gaps_us`); a probe of [`PROBE_MS`]
+/// holds at most `PROBE_MS * 1000 / GAP_KEPT_OVER_US` of them.
+pub const GAP_KEPT_OVER_US: u64 = 100;
 
 /// Gaps between consecutive clock reads on one CPU while nothing else ran there.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -22,6 +31,9 @@ pub struct Pauses {
     pub over_1ms_count: u64,
     pub over_5ms_count: u64,
     pub longest_us: u64,
+    /// Every gap over [`GAP_KEPT_OVER_US`], in probe order (absent in older runs).
+    #[serde(default)]
+    pub gaps_us: Vec<u64>,
 }
 
 impl Pauses {
@@ -46,10 +58,13 @@ pub fn probe(cpu: usize, probe_ms: u64) -> Option<Pauses> {
         while last < end {
             let now = Instant::now();
             let gap_us = now.duration_since(last).as_micros() as u64;
-            pauses.over_100us_count += u64::from(gap_us > 100);
+            pauses.over_100us_count += u64::from(gap_us > GAP_KEPT_OVER_US);
             pauses.over_1ms_count += u64::from(gap_us > 1_000);
             pauses.over_5ms_count += u64::from(gap_us > 5_000);
             pauses.longest_us = pauses.longest_us.max(gap_us);
+            if gap_us > GAP_KEPT_OVER_US {
+                pauses.gaps_us.push(gap_us);
+            }
             last = now;
         }
         Some(pauses)
@@ -57,6 +72,62 @@ pub fn probe(cpu: usize, probe_ms: u64) -> Option<Pauses> {
     .join()
     .ok()
     .flatten()
+}
+
+/// Probes every CPU of `cpus` at the same time, each from its own pinned thread; CPUs that
+/// cannot be pinned are left out.
+pub fn probe_all(cpus: &[usize], probe_ms: u64) -> Vec<Pauses> {
+    let threads: Vec<_> = cpus
+        .iter()
+        .map(|&cpu| std::thread::spawn(move || probe(cpu, probe_ms)))
+        .collect();
+    threads
+        .into_iter()
+        .filter_map(|t| t.join().ok().flatten())
+        .collect()
+}
+
+/// The `quantile` (0.999 for p99.9) of the delay that the stops in `probes` alone add to
+/// requests arriving evenly over the probed time, in µs; `None` without probes.
+///
+/// A request that needs a CPU arriving `t` into a stop of length `g` waits `g - t`, so the
+/// share of requests delayed over `d` is `Σ max(0, g - d) / probed time`, summed over the
+/// CPUs (the server's and the driver's: a request needs both). The result is the smallest
+/// `d` at which that share is at most `1 - quantile`. It is a lower bound: gaps under
+/// [`GAP_KEPT_OVER_US`] are not kept, and a stopped server also has a backlog to work off.
+/// `None` too for probes that counted gaps without keeping them (runs before they were kept).
+pub fn floor_us(probes: &[Pauses], quantile: f64) -> Option<u64> {
+    assert!((0.0..1.0).contains(&quantile), "a quantile below 1");
+    if probes
+        .iter()
+        .any(|p| p.gaps_us.len() as u64 != p.over_100us_count)
+    {
+        return None;
+    }
+    let probed_us = probes.iter().map(|p| p.probe_ms).max()? * 1000;
+    let budget_us = (1.0 - quantile) * probed_us as f64;
+    let delayed_us = |d: u64| -> u64 {
+        probes
+            .iter()
+            .flat_map(|p| &p.gaps_us)
+            .map(|&g| g.saturating_sub(d))
+            .sum()
+    };
+    // delayed_us falls as d grows and is 0 at the longest gap: bisect for the first d
+    // within the budget.
+    let (mut low, mut high) = (0, probes.iter().map(|p| p.longest_us).max()?);
+    if delayed_us(low) as f64 <= budget_us {
+        return Some(0);
+    }
+    while high - low > 1 {
+        let middle = low + (high - low) / 2;
+        if delayed_us(middle) as f64 <= budget_us {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    Some(high)
 }
 
 fn pin_to(cpu: usize) -> Option<()> {
@@ -83,5 +154,53 @@ mod tests {
         assert_eq!((pauses.cpu, pauses.probe_ms), (0, 50));
         assert!(pauses.over_100us_count >= pauses.over_1ms_count);
         assert!(pauses.over_1ms_count >= pauses.over_5ms_count);
+        assert_eq!(pauses.gaps_us.len() as u64, pauses.over_100us_count);
+        assert!(pauses.gaps_us.iter().all(|&g| g <= pauses.longest_us));
+    }
+
+    #[test]
+    fn both_cpus_are_probed_together() {
+        let probes = probe_all(&[0, 0], 30);
+        assert_eq!(probes.iter().map(|p| p.cpu).collect::<Vec<_>>(), [0, 0]);
+    }
+
+    fn with_gaps(probe_ms: u64, gaps_us: &[u64]) -> Pauses {
+        Pauses {
+            probe_ms,
+            over_100us_count: gaps_us.len() as u64,
+            longest_us: gaps_us.iter().copied().max().unwrap_or(0),
+            gaps_us: gaps_us.to_vec(),
+            ..Pauses::default()
+        }
+    }
+
+    #[test]
+    fn the_floor_is_where_the_stops_delay_one_request_in_a_thousand() {
+        // 1 s probed: p99.9 allows 1 ms of delayed time. One 5 ms stop: the delay over d
+        // is 5000 - d, within 1000 from d = 4000.
+        assert_eq!(floor_us(&[with_gaps(1000, &[5000])], 0.999), Some(4000));
+        // Two 3 ms stops: 2 * (3000 - d) <= 1000 from d = 2500.
+        assert_eq!(
+            floor_us(&[with_gaps(1000, &[3000, 3000])], 0.999),
+            Some(2500)
+        );
+        // The same two stops, one on each CPU, count alike.
+        let split = [with_gaps(1000, &[3000]), with_gaps(1000, &[3000])];
+        assert_eq!(floor_us(&split, 0.999), Some(2500));
+        // p99 allows 10 ms of delay: those stops delay nobody past it.
+        assert_eq!(floor_us(&split, 0.99), Some(0));
+    }
+
+    #[test]
+    fn a_quiet_machine_has_no_floor_and_no_probe_has_none() {
+        assert_eq!(floor_us(&[with_gaps(2000, &[150, 300])], 0.999), Some(0));
+        assert_eq!(floor_us(&[with_gaps(2000, &[])], 0.999), Some(0));
+        assert_eq!(floor_us(&[], 0.999), None);
+        // A run from before the gaps were kept counted some: no floor, rather than 0.
+        let counted_only = Pauses {
+            over_100us_count: 2,
+            ..with_gaps(2000, &[])
+        };
+        assert_eq!(floor_us(&[counted_only], 0.999), None);
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::cpu::CpuWindow;
 use super::loadgen::Percentiles;
 use super::machine::Machine;
+use super::pauses::Pauses;
 use super::stats::Summary;
 use super::workload::Workload;
 use crate::server::Kind;
@@ -136,6 +137,18 @@ pub struct OpenFigures {
     pub raw: serde_json::Value,
 }
 
+/// The machine's stops on the servers' and the drivers' CPU, probed together just before
+/// one server's open-loop turn (nothing else running).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OpenProbe {
+    pub workload: Workload,
+    pub shards_count: usize,
+    pub repeat_index: usize,
+    /// The server whose turn came next.
+    pub server: Kind,
+    pub pauses: Vec<Pauses>,
+}
+
 /// memcached's closed-loop throughput with the loadgen, over the repeats: the base of the
 /// open-loop rates.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -154,6 +167,9 @@ pub struct Results {
     pub closed: Vec<ClosedRun>,
     pub open: Vec<OpenRun>,
     pub peaks: Vec<Peak>,
+    /// Absent in runs made before the probes.
+    #[serde(default)]
+    pub open_probes: Vec<OpenProbe>,
 }
 
 /// Settings for unit tests: every default of the command line, nothing found on disk.

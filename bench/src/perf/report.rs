@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::pauses;
 use super::record::Results;
 use super::stats::Summary;
 use super::summary::{closed_rows, open_rows, ByServer, ClosedRow, OpenRow, SHORT_RATE_FRACTION};
@@ -88,10 +89,12 @@ fn open_table(md: &mut String, rows: &[OpenRow]) {
         "| workload | shards | rate ops/s (% of memcached's peak) \
          | p50 us memcached | p50 us ringcache | p50 rc/mc \
          | p99 us memcached | p99 us ringcache | p99 rc/mc \
-         | p99.9 us memcached | p99.9 us ringcache | p99.9 rc/mc |\n",
+         | p99.9 us memcached | p99.9 us ringcache | p99.9 rc/mc \
+         | p99.9 us the machine's stops alone give |\n",
     );
     md.push_str(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: \
+         | ---: |\n",
     );
     for r in rows {
         let flag = if open_row_suspect(r) { " (!)" } else { "" };
@@ -112,7 +115,7 @@ fn open_table(md: &mut String, rows: &[OpenRow]) {
                 ratio_cell(p.ratio)
             );
         }
-        md.push('\n');
+        let _ = writeln!(md, " {} |", cell(r.machine_floor_us_p999, decimals(0)));
     }
 }
 
@@ -235,6 +238,7 @@ fn notes(results: &Results, closed: &[ClosedRow], open: &[OpenRow]) -> Vec<Strin
     }
     notes.extend(closed.iter().filter_map(driver_bound_note));
     notes.extend(open.iter().filter_map(open_note));
+    notes.extend(machine_floor_note(open));
     for p in results
         .machine
         .pauses
@@ -251,6 +255,40 @@ fn notes(results: &Results, closed: &[ClosedRow], open: &[OpenRow]) -> Vec<Strin
         ));
     }
     notes
+}
+
+/// A p99.9 target of this many µs cannot be judged where the machine's stops alone give more.
+const P999_TARGET_US: f64 = 1000.0;
+
+/// Whether the machine's stops alone put p99.9 over [`P999_TARGET_US`] in some open-loop
+/// block: then no server can show that target on this machine, and the p99.9 columns compare
+/// the servers under the machine's stops.
+fn machine_floor_note(open: &[OpenRow]) -> Option<String> {
+    let floors: Vec<f64> = open
+        .iter()
+        .filter_map(|r| r.machine_floor_us_p999)
+        .map(|s| s.median)
+        .collect();
+    let over = floors.iter().filter(|&&f| f > P999_TARGET_US).count();
+    if over == 0 {
+        return None;
+    }
+    let (min, max) = floors
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &f| (lo.min(f), hi.max(f)));
+    let medians = if min == max {
+        format!("median {min:.0} us")
+    } else {
+        format!("medians {min:.0}–{max:.0} us")
+    };
+    Some(format!(
+        "in {over} of {} open-loop rows the machine's own stops put p99.9 above {:.0} ms \
+         before any server ran ({medians}, last column): a p99.9 under {:.0} ms cannot be \
+         shown on this machine, by either server",
+        floors.len(),
+        P999_TARGET_US / 1000.0,
+        P999_TARGET_US / 1000.0
+    ))
 }
 
 /// A closed-loop row where a server kept its core busy less than [`SATURATED_BUSY_FRACTION`]
@@ -318,6 +356,13 @@ fn machine_section(md: &mut String, results: &Results) {
             p.longest_us
         );
     }
+    if let Some(floor_us) = pauses::floor_us(&m.pauses, 0.999) {
+        let _ = writeln!(
+            md,
+            "- p99.9 that those stops alone give requests needing both CPUs: {floor_us} us \
+             (and before each open-loop turn: last column of the open-loop table)"
+        );
+    }
     let _ = writeln!(md, "- command: `{}`", results.command);
     let _ = writeln!(
         md,
@@ -376,6 +421,19 @@ fn method_section(md: &mut String, results: &Results) {
     );
     let _ = writeln!(
         md,
+        "- The machine's stops: before each server's open-loop turn, with nothing else running, a \
+         thread pinned to each of CPUs {} and {} reads the clock in a loop for {} ms and keeps every \
+         gap over {} us. A request arriving evenly in time is delayed by the part of a gap \
+         after its arrival; the last open-loop column is the p99.9 of those delays (both CPUs' \
+         gaps summed): the least any server could show there. A lower bound: shorter gaps are not \
+         kept, and a stopped server has a backlog to work off after the stop.",
+        s.server_cpu,
+        s.driver_cpu,
+        pauses::PROBE_MS,
+        pauses::GAP_KEPT_OVER_US
+    );
+    let _ = writeln!(
+        md,
         "- Each cell: the median over the repeats, then [lowest–highest]. A ratio is the median \
          of the per-repeat ratios ringcache / memcached of back-to-back pairs (not the ratio of \
          the medians), with the range of those ratios."
@@ -423,8 +481,10 @@ mod tests {
     use crate::perf::cpu::CpuWindow;
     use crate::perf::loadgen::Percentiles;
     use crate::perf::machine::Machine;
+    use crate::perf::pauses::Pauses;
     use crate::perf::record::{
-        example_settings, ClosedFigures, ClosedRun, Driver, OpenFigures, OpenRun, Results,
+        example_settings, ClosedFigures, ClosedRun, Driver, OpenFigures, OpenProbe, OpenRun,
+        Results,
     };
     use crate::perf::workload::Workload;
     use crate::server::Kind;
@@ -512,6 +572,7 @@ mod tests {
                 open(0, Kind::Ringcache, 60_000.0, 500),
             ],
             peaks: Vec::new(),
+            open_probes: Vec::new(),
         }
     }
 
@@ -602,11 +663,15 @@ mod tests {
     fn the_open_table_flags_a_rate_a_server_could_not_reach() {
         let md = render(&results());
         assert!(
-            md.contains("| p99.9 us memcached | p99.9 us ringcache | p99.9 rc/mc |"),
+            md.contains(
+                "| p99.9 us memcached | p99.9 us ringcache | p99.9 rc/mc \
+                         | p99.9 us the machine's stops alone give |"
+            ),
             "{md}"
         );
+        // A run made before the machine was probed has no floor to show.
         assert!(
-            md.contains("| 90/10 get/set | 1 | 70 000 (70%) (!) | 100 | 100 | 1.00 | 400 | 400 | 1.00 | 1000 | 500 | 0.50 |"),
+            md.contains("| 90/10 get/set | 1 | 70 000 (70%) (!) | 100 | 100 | 1.00 | 400 | 400 | 1.00 | 1000 | 500 | 0.50 | - |"),
             "{md}"
         );
         assert!(
@@ -615,6 +680,56 @@ mod tests {
             ),
             "{md}"
         );
+    }
+
+    /// A probe before `server`'s turn that saw one stop of `stop_us` on the server's CPU in
+    /// one second.
+    fn probe(server: Kind, stop_us: u64) -> OpenProbe {
+        OpenProbe {
+            workload: Workload::Get90,
+            shards_count: 1,
+            repeat_index: 0,
+            server,
+            pauses: vec![
+                Pauses {
+                    cpu: 0,
+                    probe_ms: 1000,
+                    over_100us_count: 1,
+                    longest_us: stop_us,
+                    gaps_us: vec![stop_us],
+                    ..Pauses::default()
+                },
+                Pauses {
+                    cpu: 1,
+                    probe_ms: 1000,
+                    ..Pauses::default()
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn the_machine_floor_of_each_row_is_shown_and_over_1_ms_noted() {
+        let mut results = results();
+        // Stops of 3 and 5 ms in a second: floors of 2000 and 4000 us, median 3000.
+        results.open_probes = vec![probe(Kind::Memcached, 3000), probe(Kind::Ringcache, 5000)];
+        let md = render(&results);
+        assert!(
+            md.contains("| 1000 | 500 | 0.50 | 3000 [2000–4000] |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "- in 1 of 1 open-loop rows the machine's own stops put p99.9 above 1 ms before \
+                 any server ran (median 3000 us, last column)"
+            ),
+            "{md}"
+        );
+        // Stops of 1.5 ms leave a floor of 500 us: no note.
+        results.open_probes = vec![probe(Kind::Memcached, 1500)];
+        let md = render(&results);
+        assert!(md.contains("| 0.50 | 500 |"), "{md}");
+        assert!(!md.contains("own stops"), "{md}");
     }
 
     #[test]

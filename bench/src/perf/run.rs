@@ -6,8 +6,9 @@
 //!    CPU read just before it starts and just after it exits); then, on the same server, the
 //!    measured memaslap run; stop the server.
 //! 2. memcached's peak = the median of its closed-loop loadgen throughputs.
-//! 3. open loop, per repeat, both servers back to back: start fresh, then one loadgen run per
-//!    rate (50/70/90% of that peak; the first run prefills; each has its own warm-up).
+//! 3. open loop, per repeat, both servers back to back: probe the machine's stops on both
+//!    CPUs (`pauses`), start fresh, then one loadgen run per rate (50/70/90% of that peak;
+//!    the first run prefills; each has its own warm-up).
 //!
 //! Only one server runs at a time; it is killed when its turn ends.
 
@@ -15,9 +16,10 @@ use std::path::PathBuf;
 
 use super::loadgen::{self, Spec};
 use super::memaslap;
+use super::pauses;
 use super::process::Target;
 use super::record::{
-    ClosedFigures, ClosedRun, Driver, OpenFigures, OpenRun, Peak, Results, Settings,
+    ClosedFigures, ClosedRun, Driver, OpenFigures, OpenProbe, OpenRun, Peak, Results, Settings,
 };
 use super::stats::Summary;
 use super::workload::Workload;
@@ -238,6 +240,16 @@ impl Runner<'_> {
     fn open_phase(&self, block: Block, peak_ops_per_sec: f64, results: &mut Results) {
         for repeat_index in 0..self.settings.repeats_count {
             for kind in servers_in_order(repeat_index) {
+                results.open_probes.push(OpenProbe {
+                    workload: block.workload,
+                    shards_count: block.shards_count,
+                    repeat_index,
+                    server: kind,
+                    pauses: pauses::probe_all(
+                        &[self.settings.server_cpu, self.settings.driver_cpu],
+                        pauses::PROBE_MS,
+                    ),
+                });
                 // The server lives until the end of this turn: dropping it stops it.
                 let (_server, target) = self.start(kind, block.shards_count);
                 for (rate_index, &rate_percent) in self.settings.rates_percent.iter().enumerate() {

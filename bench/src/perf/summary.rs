@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::record::{ClosedFigures, ClosedRun, Driver, OpenFigures, OpenRun, Results};
+use super::pauses;
+use super::record::{ClosedFigures, ClosedRun, Driver, OpenFigures, OpenProbe, OpenRun, Results};
 use super::stats::{paired_ratios, Summary};
 use super::workload::Workload;
 use crate::server::Kind;
@@ -98,6 +99,9 @@ pub struct OpenRow {
     pub latency_us_p50: PerServer,
     pub latency_us_p99: PerServer,
     pub latency_us_p999: PerServer,
+    /// The p99.9 the machine's stops alone impose ([`pauses::floor_us`]), over the probes
+    /// before each server's turn in this block (none from runs made before the probes).
+    pub machine_floor_us_p999: Option<Summary>,
     pub runs_count: ByServer,
     pub failed_runs_count: ByServer,
     /// Runs whose achieved rate fell below [`SHORT_RATE_FRACTION`] of the target.
@@ -181,6 +185,7 @@ fn open_row(
     shards_count: usize,
     rate_percent: u32,
     runs: &[&OpenRun],
+    probes: &[&OpenProbe],
 ) -> OpenRow {
     let figures: Vec<(&OpenRun, &OpenFigures)> = runs
         .iter()
@@ -214,6 +219,13 @@ fn open_row(
         latency_us_p50: per_server(&open_samples(runs, |f| Some(f.latency_us.p50 as f64))),
         latency_us_p99: per_server(&open_samples(runs, |f| Some(f.latency_us.p99 as f64))),
         latency_us_p999: per_server(&open_samples(runs, |f| Some(f.latency_us.p999 as f64))),
+        machine_floor_us_p999: Summary::of(
+            &probes
+                .iter()
+                .filter_map(|p| pauses::floor_us(&p.pauses, 0.999))
+                .map(|us| us as f64)
+                .collect::<Vec<f64>>(),
+        ),
         runs_count,
         failed_runs_count,
         short_runs_count,
@@ -242,7 +254,12 @@ pub fn open_rows(results: &Results) -> Vec<OpenRow> {
                         == (shards_count, workload, rate_percent)
                 })
                 .collect();
-            open_row(workload, shards_count, rate_percent, &runs)
+            let probes: Vec<&OpenProbe> = results
+                .open_probes
+                .iter()
+                .filter(|p| (p.shards_count, p.workload) == (shards_count, workload))
+                .collect();
+            open_row(workload, shards_count, rate_percent, &runs, &probes)
         })
         .collect()
 }

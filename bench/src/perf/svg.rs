@@ -174,6 +174,7 @@ mod tests {
             latency_us_p50: both(mc_us, rc_us),
             latency_us_p99: both(mc_us * 4.0, rc_us * 4.0),
             latency_us_p999: both(mc_us * 8.0, rc_us * 8.0),
+            machine_floor_us_p999: None,
             runs_count: Default::default(),
             failed_runs_count: Default::default(),
             short_runs_count: Default::default(),

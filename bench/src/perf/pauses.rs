@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// How long each CPU is probed.
 pub const PROBE_MS: u64 = 2_000;
 
-/// Gaps longer than this are kept one by one (`Pauses::gaps_us`); a probe of [`PROBE_MS`]
+/// Gaps longer than this are kept one by one (`Pauses::gaps`); a probe of [`PROBE_MS`]
 /// holds at most `PROBE_MS * 1000 / GAP_KEPT_OVER_US` of them.
 pub const GAP_KEPT_OVER_US: u64 = 100;
 
@@ -33,7 +33,15 @@ pub struct Pauses {
     pub longest_us: u64,
     /// Every gap over [`GAP_KEPT_OVER_US`], in probe order (absent in older runs).
     #[serde(default)]
-    pub gaps_us: Vec<u64>,
+    pub gaps: Vec<Gap>,
+}
+
+/// One stop: when it began, from the start of the probe (the same start for CPUs probed
+/// together), and how long it lasted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub start_us: u64,
+    pub length_us: u64,
 }
 
 impl Pauses {
@@ -45,6 +53,11 @@ impl Pauses {
 
 /// Probes `cpu` for `probe_ms` from a thread pinned to it; `None` if it cannot be pinned.
 pub fn probe(cpu: usize, probe_ms: u64) -> Option<Pauses> {
+    probe_from(cpu, probe_ms, Instant::now())
+}
+
+/// [`probe`], with gaps' starts counted from `epoch`.
+fn probe_from(cpu: usize, probe_ms: u64, epoch: Instant) -> Option<Pauses> {
     std::thread::spawn(move || {
         pin_to(cpu)?;
         let mut pauses = Pauses {
@@ -63,7 +76,10 @@ pub fn probe(cpu: usize, probe_ms: u64) -> Option<Pauses> {
             pauses.over_5ms_count += u64::from(gap_us > 5_000);
             pauses.longest_us = pauses.longest_us.max(gap_us);
             if gap_us > GAP_KEPT_OVER_US {
-                pauses.gaps_us.push(gap_us);
+                pauses.gaps.push(Gap {
+                    start_us: last.duration_since(epoch).as_micros() as u64,
+                    length_us: gap_us,
+                });
             }
             last = now;
         }
@@ -77,9 +93,10 @@ pub fn probe(cpu: usize, probe_ms: u64) -> Option<Pauses> {
 /// Probes every CPU of `cpus` at the same time, each from its own pinned thread; CPUs that
 /// cannot be pinned are left out.
 pub fn probe_all(cpus: &[usize], probe_ms: u64) -> Vec<Pauses> {
+    let epoch = Instant::now();
     let threads: Vec<_> = cpus
         .iter()
-        .map(|&cpu| std::thread::spawn(move || probe(cpu, probe_ms)))
+        .map(|&cpu| std::thread::spawn(move || probe_from(cpu, probe_ms, epoch)))
         .collect();
     threads
         .into_iter()
@@ -87,35 +104,32 @@ pub fn probe_all(cpus: &[usize], probe_ms: u64) -> Vec<Pauses> {
         .collect()
 }
 
-/// The `quantile` (0.999 for p99.9) of the delay that the stops in `probes` alone add to
-/// requests arriving evenly over the probed time, in µs; `None` without probes.
+/// The `quantile` (0.999 for p99.9) of the delay that the stops in `probes` (CPUs probed
+/// together) alone add to requests arriving evenly over the probed time, in µs; `None`
+/// without probes.
 ///
-/// A request that needs a CPU arriving `t` into a stop of length `g` waits `g - t`, so the
-/// share of requests delayed over `d` is `Σ max(0, g - d) / probed time`, summed over the
-/// CPUs (the server's and the driver's: a request needs both). The result is the smallest
-/// `d` at which that share is at most `1 - quantile`. It is a lower bound: gaps under
+/// A request needs both CPUs (the driver's to be sent, the server's to be answered), so
+/// the stops of all CPUs are merged into spans where some CPU was stopped; one arriving
+/// `t` into a span of length `g` waits at least `g - t`. The share of requests delayed over
+/// `d` is then `Σ max(0, g - d) / probed time`, and the result is the smallest `d` at which
+/// that share is at most `1 - quantile`. It is a lower bound: gaps under
 /// [`GAP_KEPT_OVER_US`] are not kept, and a stopped server also has a backlog to work off.
 /// `None` too for probes that counted gaps without keeping them (runs before they were kept).
 pub fn floor_us(probes: &[Pauses], quantile: f64) -> Option<u64> {
     assert!((0.0..1.0).contains(&quantile), "a quantile below 1");
     if probes
         .iter()
-        .any(|p| p.gaps_us.len() as u64 != p.over_100us_count)
+        .any(|p| p.gaps.len() as u64 != p.over_100us_count)
     {
         return None;
     }
     let probed_us = probes.iter().map(|p| p.probe_ms).max()? * 1000;
     let budget_us = (1.0 - quantile) * probed_us as f64;
-    let delayed_us = |d: u64| -> u64 {
-        probes
-            .iter()
-            .flat_map(|p| &p.gaps_us)
-            .map(|&g| g.saturating_sub(d))
-            .sum()
-    };
-    // delayed_us falls as d grows and is 0 at the longest gap: bisect for the first d
+    let spans_us = merged_lengths_us(probes.iter().flat_map(|p| &p.gaps).copied().collect());
+    let delayed_us = |d: u64| -> u64 { spans_us.iter().map(|&g| g.saturating_sub(d)).sum() };
+    // delayed_us falls as d grows and is 0 at the longest span: bisect for the first d
     // within the budget.
-    let (mut low, mut high) = (0, probes.iter().map(|p| p.longest_us).max()?);
+    let (mut low, mut high) = (0, spans_us.iter().copied().max().unwrap_or(0));
     if delayed_us(low) as f64 <= budget_us {
         return Some(0);
     }
@@ -128,6 +142,20 @@ pub fn floor_us(probes: &[Pauses], quantile: f64) -> Option<u64> {
         }
     }
     Some(high)
+}
+
+/// The lengths of the spans covered by `gaps` (overlapping or touching gaps make one).
+fn merged_lengths_us(mut gaps: Vec<Gap>) -> Vec<u64> {
+    gaps.sort_by_key(|g| g.start_us);
+    let mut spans: Vec<(u64, u64)> = Vec::new();
+    for g in gaps {
+        let end_us = g.start_us + g.length_us;
+        match spans.last_mut() {
+            Some(last) if g.start_us <= last.1 => last.1 = last.1.max(end_us),
+            _ => spans.push((g.start_us, end_us)),
+        }
+    }
+    spans.into_iter().map(|(start, end)| end - start).collect()
 }
 
 fn pin_to(cpu: usize) -> Option<()> {
@@ -154,8 +182,12 @@ mod tests {
         assert_eq!((pauses.cpu, pauses.probe_ms), (0, 50));
         assert!(pauses.over_100us_count >= pauses.over_1ms_count);
         assert!(pauses.over_1ms_count >= pauses.over_5ms_count);
-        assert_eq!(pauses.gaps_us.len() as u64, pauses.over_100us_count);
-        assert!(pauses.gaps_us.iter().all(|&g| g <= pauses.longest_us));
+        assert_eq!(pauses.gaps.len() as u64, pauses.over_100us_count);
+        assert!(pauses.gaps.iter().all(|g| g.length_us <= pauses.longest_us));
+        assert!(pauses
+            .gaps
+            .windows(2)
+            .all(|w| w[0].start_us < w[1].start_us));
     }
 
     #[test]
@@ -164,12 +196,19 @@ mod tests {
         assert_eq!(probes.iter().map(|p| p.cpu).collect::<Vec<_>>(), [0, 0]);
     }
 
-    fn with_gaps(probe_ms: u64, gaps_us: &[u64]) -> Pauses {
+    /// A probe of `probe_ms` with stops of `(start_us, length_us)`.
+    fn with_gaps(probe_ms: u64, gaps: &[(u64, u64)]) -> Pauses {
         Pauses {
             probe_ms,
-            over_100us_count: gaps_us.len() as u64,
-            longest_us: gaps_us.iter().copied().max().unwrap_or(0),
-            gaps_us: gaps_us.to_vec(),
+            over_100us_count: gaps.len() as u64,
+            longest_us: gaps.iter().map(|g| g.1).max().unwrap_or(0),
+            gaps: gaps
+                .iter()
+                .map(|&(start_us, length_us)| Gap {
+                    start_us,
+                    length_us,
+                })
+                .collect(),
             ..Pauses::default()
         }
     }
@@ -178,22 +217,41 @@ mod tests {
     fn the_floor_is_where_the_stops_delay_one_request_in_a_thousand() {
         // 1 s probed: p99.9 allows 1 ms of delayed time. One 5 ms stop: the delay over d
         // is 5000 - d, within 1000 from d = 4000.
-        assert_eq!(floor_us(&[with_gaps(1000, &[5000])], 0.999), Some(4000));
+        let one = with_gaps(1000, &[(0, 5000)]);
+        assert_eq!(floor_us(&[one], 0.999), Some(4000));
         // Two 3 ms stops: 2 * (3000 - d) <= 1000 from d = 2500.
-        assert_eq!(
-            floor_us(&[with_gaps(1000, &[3000, 3000])], 0.999),
-            Some(2500)
-        );
+        let two = with_gaps(1000, &[(0, 3000), (500_000, 3000)]);
+        assert_eq!(floor_us(&[two], 0.999), Some(2500));
         // The same two stops, one on each CPU, count alike.
-        let split = [with_gaps(1000, &[3000]), with_gaps(1000, &[3000])];
+        let split = [
+            with_gaps(1000, &[(0, 3000)]),
+            with_gaps(1000, &[(500_000, 3000)]),
+        ];
         assert_eq!(floor_us(&split, 0.999), Some(2500));
         // p99 allows 10 ms of delay: those stops delay nobody past it.
         assert_eq!(floor_us(&split, 0.99), Some(0));
     }
 
     #[test]
+    fn stops_of_both_cpus_at_once_delay_a_request_once() {
+        // The host stopped both CPUs for the same 3 ms: one span, 3000 - d <= 1000.
+        let together = [
+            with_gaps(1000, &[(100, 3000)]),
+            with_gaps(1000, &[(100, 3000)]),
+        ];
+        assert_eq!(floor_us(&together, 0.999), Some(2000));
+        // Overlapping stops make one span from the first start to the last end (5 ms).
+        let overlapping = [
+            with_gaps(1000, &[(0, 3000)]),
+            with_gaps(1000, &[(2000, 3000)]),
+        ];
+        assert_eq!(floor_us(&overlapping, 0.999), Some(4000));
+    }
+
+    #[test]
     fn a_quiet_machine_has_no_floor_and_no_probe_has_none() {
-        assert_eq!(floor_us(&[with_gaps(2000, &[150, 300])], 0.999), Some(0));
+        let quiet = with_gaps(2000, &[(10, 150), (900_000, 300)]);
+        assert_eq!(floor_us(&[quiet], 0.999), Some(0));
         assert_eq!(floor_us(&[with_gaps(2000, &[])], 0.999), Some(0));
         assert_eq!(floor_us(&[], 0.999), None);
         // A run from before the gaps were kept counted some: no floor, rather than 0.

@@ -425,8 +425,10 @@ fn method_section(md: &mut String, results: &Results) {
          thread pinned to each of CPUs {} and {} reads the clock in a loop for {} ms and keeps every \
          gap over {} us. A request arriving evenly in time is delayed by the part of a gap \
          after its arrival; the last open-loop column is the p99.9 of those delays (both CPUs' \
-         gaps summed): the least any server could show there. A lower bound: shorter gaps are not \
-         kept, and a stopped server has a backlog to work off after the stop.",
+         gaps merged, as a request needs both): the least any server could have shown while the \
+         probe ran. It stands for the turn that follows, not a bound on it (the machine's stops come \
+         and go from minute to minute); within the probe it is a lower bound, as shorter gaps are \
+         not kept and a stopped server has a backlog to work off after the stop.",
         s.server_cpu,
         s.driver_cpu,
         pauses::PROBE_MS,
@@ -481,7 +483,7 @@ mod tests {
     use crate::perf::cpu::CpuWindow;
     use crate::perf::loadgen::Percentiles;
     use crate::perf::machine::Machine;
-    use crate::perf::pauses::Pauses;
+    use crate::perf::pauses::{Gap, Pauses};
     use crate::perf::record::{
         example_settings, ClosedFigures, ClosedRun, Driver, OpenFigures, OpenProbe, OpenRun,
         Results,
@@ -696,7 +698,10 @@ mod tests {
                     probe_ms: 1000,
                     over_100us_count: 1,
                     longest_us: stop_us,
-                    gaps_us: vec![stop_us],
+                    gaps: vec![Gap {
+                        start_us: 0,
+                        length_us: stop_us,
+                    }],
                     ..Pauses::default()
                 },
                 Pauses {

@@ -240,15 +240,21 @@ impl Runner<'_> {
     fn open_phase(&self, block: Block, peak_ops_per_sec: f64, results: &mut Results) {
         for repeat_index in 0..self.settings.repeats_count {
             for kind in servers_in_order(repeat_index) {
+                let probed = pauses::probe_all(
+                    &[self.settings.server_cpu, self.settings.driver_cpu],
+                    pauses::PROBE_MS,
+                );
+                eprintln!(
+                    "{} machine's stops before the open loop: p99.9 from them alone {} us",
+                    block.tag(repeat_index, kind),
+                    pauses::floor_us(&probed, 0.999).map_or("-".into(), |us| us.to_string())
+                );
                 results.open_probes.push(OpenProbe {
                     workload: block.workload,
                     shards_count: block.shards_count,
                     repeat_index,
                     server: kind,
-                    pauses: pauses::probe_all(
-                        &[self.settings.server_cpu, self.settings.driver_cpu],
-                        pauses::PROBE_MS,
-                    ),
+                    pauses: probed,
                 });
                 // The server lives until the end of this turn: dropping it stops it.
                 let (_server, target) = self.start(kind, block.shards_count);

@@ -149,7 +149,9 @@ fn the_server_runs_the_file_and_the_environment() {
     ] {
         assert!(settings.contains(line), "{line:?} missing:\n{settings}");
     }
-    // -X: no key is ever listed.
-    let dump = server.ask("set secret 0 0 1\r\nx\r\nstats cachedump 1 0\r\n");
-    assert_eq!(dump, "STORED\r\nEND\r\n");
+    // -X: no key is ever listed, and the refusal is memcached -X's.
+    let refused = "CLIENT_ERROR stats cachedump not allowed\r\n";
+    let dump = server.ask_until("set secret 0 0 1\r\nx\r\nstats cachedump 1 0\r\n", refused);
+    assert_eq!(dump, format!("STORED\r\n{refused}"));
+    assert!(settings.contains("STAT dump_enabled no\r\n"), "{settings}");
 }

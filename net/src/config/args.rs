@@ -80,8 +80,8 @@ pub struct Args {
     #[arg(short = 'B', long = "protocol", value_name = "NAME")]
     pub protocol: Option<String>,
 
-    /// Accepted for memcached compatibility: ringcache has no stats cachedump or
-    /// lru_crawler metadump, so dumping is always off
+    /// Accepted for memcached compatibility: ringcache never lists keys (stats cachedump
+    /// is refused as by memcached -X), so dumping is always off
     #[arg(short = 'X', long = "disable-dumping")]
     pub disable_dumping: bool,
 

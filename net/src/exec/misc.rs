@@ -5,22 +5,20 @@
 //! maintainer or logger fields). Sub-commands: `reset`, `detail on|off|dump` (accepted; no
 //! per-prefix statistics are kept, so `dump` is empty), `settings` (a subset), `items` and
 //! `slabs` (per size class, see `report`), `conns` (empty: connections belong to the runtime),
-//! `sizes`, `cachedump` (empty), and ringcache's own `shards` (one block per shard); anything
-//! else is `ERROR`, as memcached.
+//! `sizes`, `cachedump` (refused, as by memcached started with `-X`: ringcache never lists
+//! keys), and ringcache's own `shards` (one block per shard); anything else is `ERROR`, as
+//! memcached.
 
 use super::report::{self, Report};
 use super::write::{put, stat_str, stat_u64};
 use super::{Flow, Session, ShardCtx};
 use crate::proto::line::Tokens;
-use crate::proto::number::parse_u32;
 use crate::proto::reply::{self, ProtoError};
 use crate::route::Control;
 use crate::stats::ShardStats;
 
 /// memcached `MAX_VERBOSITY_LEVEL`.
 pub const VERBOSITY_MAX: u32 = 2;
-/// memcached `MAX_NUMBER_OF_SLAB_CLASSES` (stats cachedump's class bound).
-const SLAB_CLASSES_MAX: u32 = 64;
 
 /// A whole-server command on a server of several shards: every other shard gets `control`
 /// and the reply waits (behind one hole per shard) until all of them have done their part.
@@ -128,19 +126,8 @@ pub(super) fn stats(
             _ => put(out, ProtoError::StatsDetailUsage.line()),
         },
         b"settings" => settings(out, ctx),
-        b"cachedump" => {
-            if tokens.ntokens() < 5 {
-                put(out, ProtoError::StatsBadCommandLine.line());
-                return Flow::Next;
-            }
-            match (parse_u32(tokens.get(2)), parse_u32(tokens.get(3))) {
-                (Some(id), Some(_)) if id >= SLAB_CLASSES_MAX => {
-                    put(out, ProtoError::IllegalSlabId.line())
-                }
-                (Some(_), Some(_)) => put(out, reply::END),
-                _ => put(out, ProtoError::BadFormat.line()),
-            }
-        }
+        // memcached -X refuses before it looks at the arguments.
+        b"cachedump" => put(out, ProtoError::CachedumpNotAllowed.line()),
         b"conns" => put(out, reply::END),
         b"sizes" => {
             stat_str(out, b"sizes_status", b"disabled");
@@ -185,5 +172,6 @@ fn settings(out: &mut Vec<u8>, ctx: &mut ShardCtx<'_>) {
     );
     stat_u64(out, b"item_size_max", config.item_size_max_bytes as u64);
     stat_str(out, b"flush_enabled", b"yes");
+    stat_str(out, b"dump_enabled", b"no");
     put(out, reply::END);
 }

@@ -214,7 +214,8 @@ fn misc_commands() {
         b"ERROR\r\nOK\r\nCLIENT_ERROR bad command line format\r\nERROR\r\nVERSION 1.6.18\r\n\
           ERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR: shutdown not enabled\r\n\
           CLIENT_ERROR invalid exptime argument\r\nEND\r\n\
-          ERROR\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\nOK\r\nRESET\r\nEND\r\n",
+          ERROR\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\nOK\r\nRESET\r\n\
+          CLIENT_ERROR stats cachedump not allowed\r\n",
     );
 }
 

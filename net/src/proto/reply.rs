@@ -17,8 +17,8 @@ pub enum ProtoError {
     OutOfMemoryVivify,
     ShutdownDisabled,
     StatsDetailUsage,
-    StatsBadCommandLine,
-    IllegalSlabId,
+    /// `stats cachedump`: ringcache lists no keys (memcached started with `-X`).
+    CachedumpNotAllowed,
     // Meta.
     InvalidFlag,
     DuplicateFlag,
@@ -58,8 +58,7 @@ impl ProtoError {
             ProtoError::OutOfMemoryVivify => b"SERVER_ERROR Out of memory allocating new item\r\n",
             ProtoError::ShutdownDisabled => b"ERROR: shutdown not enabled\r\n",
             ProtoError::StatsDetailUsage => b"CLIENT_ERROR usage: stats detail on|off|dump\r\n",
-            ProtoError::StatsBadCommandLine => b"CLIENT_ERROR bad command line\r\n",
-            ProtoError::IllegalSlabId => b"CLIENT_ERROR Illegal slab id\r\n",
+            ProtoError::CachedumpNotAllowed => b"CLIENT_ERROR stats cachedump not allowed\r\n",
             ProtoError::InvalidFlag => b"CLIENT_ERROR invalid flag\r\n",
             ProtoError::DuplicateFlag => b"CLIENT_ERROR duplicate flag\r\n",
             ProtoError::InvalidOrDuplicateFlag => b"CLIENT_ERROR invalid or duplicate flag\r\n",

@@ -129,12 +129,17 @@ impl Running {
 
     /// Sends `request` and reads the reply up to and including `END\r\n`.
     pub fn ask(&self, request: &str) -> String {
+        self.ask_until(request, "END\r\n")
+    }
+
+    /// Sends `request` and reads the reply until it ends with `last`.
+    pub fn ask_until(&self, request: &str, last: &str) -> String {
         let mut conn = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         conn.set_read_timeout(Some(PROCESS_TIMEOUT)).unwrap();
         conn.write_all(request.as_bytes()).unwrap();
         let mut reply = Vec::new();
         let mut buf = [0u8; 4096];
-        while !reply.ends_with(b"END\r\n") {
+        while !reply.ends_with(last.as_bytes()) {
             let n = conn.read(&mut buf).unwrap();
             assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&reply));
             reply.extend_from_slice(&buf[..n]);

@@ -333,9 +333,8 @@ pub struct SlabClassStats {
     pub moves_to_main: u64,
 }
 
-/// A key's hash, for [`Store::prefetch_bucket`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KeyHash(u64);
+/// Keys one [`Store::prefetch_keys`] call hints at most; it ignores the rest.
+pub const PREFETCH_KEYS_MAX: usize = 64;
 
 /// One shard's store.
 ///
@@ -436,22 +435,22 @@ impl Store {
         &self.config
     }
 
-    /// The hash a batch of lookups is prefetched by (see [`Store::prefetch_bucket`]).
-    pub fn key_hash(key: &[u8]) -> KeyHash {
-        KeyHash(hash::hash_key(key))
-    }
-
-    /// Memory hints for a batch of lookups: call this for every key of the batch, then
-    /// [`Store::prefetch_item`] for every key, then look them up. Each lookup reads a bucket
-    /// of the index and then an item header, both at random in memory; hinted this way, the
-    /// batch's misses overlap instead of following one another. Changes no result.
-    pub fn prefetch_bucket(&self, hash: KeyHash) {
-        self.index.prefetch_bucket(hash.0);
-    }
-
-    /// The second step of [`Store::prefetch_bucket`]: the first item in the key's bucket.
-    pub fn prefetch_item(&self, hash: KeyHash) {
-        self.index.prefetch_head(&self.arena, hash.0);
+    /// Memory hints for a batch of lookups about to be made, for its first
+    /// [`PREFETCH_KEYS_MAX`] keys: every key's index bucket, then the first item in every
+    /// bucket. Each lookup reads a bucket and then an item header, both at random in memory;
+    /// hinted this way, the batch's misses overlap instead of following one another. Changes
+    /// no result.
+    pub fn prefetch_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut hashes = [0u64; PREFETCH_KEYS_MAX];
+        let mut count = 0;
+        for key in keys.into_iter().take(PREFETCH_KEYS_MAX) {
+            hashes[count] = hash::hash_key(key);
+            self.index.prefetch_bucket(hashes[count]);
+            count += 1;
+        }
+        for &hash in &hashes[..count] {
+            self.index.prefetch_head(&self.arena, hash);
+        }
     }
 
     /// Retrieval for get/gets/gat/gats/touch/mg/me. `None` is a miss (absent, expired or

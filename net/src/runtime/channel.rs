@@ -465,14 +465,25 @@ impl Sender {
 impl Receiver {
     /// The oldest message, borrowed in place (zero copy) until [`pop`](Receiver::pop).
     pub fn peek(&self) -> Option<(MsgHeader, &[u8])> {
-        if self.is_empty() {
-            return None;
+        self.peek_at(0)
+    }
+
+    /// The message `index` places behind the oldest ([`peek`](Receiver::peek)'s is 0),
+    /// borrowed in place the same way; `None` if fewer are waiting.
+    pub fn peek_at(&self, index: usize) -> Option<(MsgHeader, &[u8])> {
+        if index >= self.tail_cached.get().wrapping_sub(self.head) {
+            self.tail_cached
+                .set(self.shared.tail.load(Ordering::Acquire));
+            if index >= self.tail_cached.get().wrapping_sub(self.head) {
+                return None;
+            }
         }
-        let slot = self.shared.slot(self.head);
+        let slot = self.shared.slot(self.head.wrapping_add(index));
         Some(slot.with(|data| {
-            // SAFETY: `head < tail` as read with Acquire, so the producer's writes to this slot
-            // happen before this read, and it will not write the slot again until our Release
-            // store of `head` in `pop`, which needs `&mut self` and so ends this borrow first.
+            // SAFETY: `head + index < tail` as read with Acquire, so the producer's writes to
+            // this slot happen before this read, and it will not write the slot again until
+            // our Release stores of `head` move past it in `pop`, which needs `&mut self` and
+            // so ends this borrow first.
             let data: &SlotData = unsafe { &*data };
             let len = data.header.len as usize;
             assert!(
@@ -574,6 +585,33 @@ mod tests {
             assert_eq!(recv_u64(&mut rx), Some(i));
         }
         assert!(rx.is_empty());
+    }
+
+    #[test]
+    fn peek_at_lends_every_waiting_message_in_order_across_the_wrap() {
+        let (mut tx, mut rx) = pair(4);
+        let value_at = |rx: &Receiver, index: usize| {
+            rx.peek_at(index)
+                .map(|(_, payload)| u64::from_le_bytes(payload.try_into().unwrap()))
+        };
+        // Move head and tail past the end of the slot array first.
+        for i in 0..3 {
+            assert!(send_u64(&mut tx, i));
+            assert_eq!(recv_u64(&mut rx), Some(i));
+        }
+        for i in 10..14 {
+            assert!(send_u64(&mut tx, i));
+        }
+        let waiting: Vec<Option<u64>> = (0..5).map(|index| value_at(&rx, index)).collect();
+        assert_eq!(waiting, [Some(10), Some(11), Some(12), Some(13), None]);
+        assert_eq!(recv_u64(&mut rx), Some(10));
+        assert_eq!(
+            (value_at(&rx, 0), value_at(&rx, 2), value_at(&rx, 3)),
+            (Some(11), Some(13), None)
+        );
+        // A message sent after the last look is seen by the next one.
+        assert!(send_u64(&mut tx, 14));
+        assert_eq!(value_at(&rx, 3), Some(14));
     }
 
     #[test]

@@ -15,6 +15,7 @@
 use super::channel::{MsgHeader, Receiver, Sender, MSG_PAYLOAD_MAX_BYTES};
 use super::shard::Core;
 use crate::exec::{self, Session};
+use crate::proto::peek;
 use crate::route::{kind, ConnId, Control, FLAG_DONE};
 
 /// Messages taken from one request channel per loop turn (the rest wait for the next turn,
@@ -158,6 +159,14 @@ impl Inbound {
                 return;
             }
             self.stalled[src] = None;
+        }
+        // As for the shard's own receives: hint the memory of a batch's keys first.
+        if requests.peek_at(1).is_some() {
+            let keys = (0..REQUESTS_PER_TURN_MAX)
+                .map_while(|index| requests.peek_at(index))
+                .filter(|(header, _)| header.kind == kind::REQUEST_BYTES)
+                .filter_map(|(_, payload)| peek::first_key(payload));
+            core.store.prefetch_keys(keys);
         }
         for _ in 0..REQUESTS_PER_TURN_MAX {
             let Some((header, payload)) = requests.peek() else {

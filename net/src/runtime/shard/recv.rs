@@ -19,7 +19,6 @@
 //! meets TCP's flow control. The bound this gives is in `conn.rs` (`READ_BUF_MAX_BYTES`).
 
 use io_uring::{cqueue, opcode, types, IoUring};
-use ringcache_engine::{KeyHash, Store};
 
 use super::super::conn::{Conn, Phase, RECV_BUF_BYTES, RECV_BUF_COUNT};
 use super::super::recvbuf::RecvBufs;
@@ -30,8 +29,6 @@ use crate::proto::peek;
 
 /// The buffer group every receive of a shard selects from (one ring per shard).
 const RECV_BUF_GROUP: u16 = 0;
-/// Keys prefetched per turn at most (see [`Shard::prefetch_received_keys`]).
-const PREFETCH_KEYS_MAX: usize = 64;
 
 /// The shard's provided receive buffers, registered with its ring.
 ///
@@ -86,45 +83,31 @@ impl Shard {
     /// Before a turn's completions are handled: for each receive that starts a request, the
     /// index bucket and then the first item of the request's first key are prefetched, so the
     /// memory misses of the turn's lookups overlap instead of following one another (see
-    /// `Store::prefetch_bucket`). Only keys this shard owns; a hint, so nothing else changes.
+    /// `Store::prefetch_keys`). Only keys this shard owns; a hint, so nothing else changes.
     pub(super) fn prefetch_received_keys(&self) {
         if self.completions.len() < 2 {
             return;
         }
-        let mut hashes = [None::<KeyHash>; PREFETCH_KEYS_MAX];
-        let mut count = 0;
-        for &(user_data, result, flags) in &self.completions {
-            if count == PREFETCH_KEYS_MAX {
-                break;
-            }
-            let token = Token::decode(user_data);
-            let (Op::Recv, true, Some(bid)) = (token.op, result > 0, cqueue::buffer_select(flags))
-            else {
-                continue;
-            };
-            // Only a receive that starts a request: otherwise its bytes continue one.
-            let starts = self
-                .conns
-                .get(token.index, token.generation)
-                .is_some_and(|conn| conn.input().is_empty());
-            if !starts {
-                continue;
-            }
-            let Some(key) = peek::first_key(self.recv_bufs.filled(bid, result as usize)) else {
-                continue;
-            };
-            let route = &self.core.route;
-            if route.shard_count() > 1 && route.owner_of(key) != route.local() {
-                continue;
-            }
-            let hash = Store::key_hash(key);
-            self.core.store.prefetch_bucket(hash);
-            hashes[count] = Some(hash);
-            count += 1;
-        }
-        for hash in hashes[..count].iter().flatten() {
-            self.core.store.prefetch_item(*hash);
-        }
+        let route = &self.core.route;
+        let keys = self
+            .completions
+            .iter()
+            .filter_map(|&(user_data, result, flags)| {
+                let token = Token::decode(user_data);
+                let (Op::Recv, true, Some(bid)) =
+                    (token.op, result > 0, cqueue::buffer_select(flags))
+                else {
+                    return None;
+                };
+                // Only a receive that starts a request: otherwise its bytes continue one.
+                let conn = self.conns.get(token.index, token.generation)?;
+                if !conn.input().is_empty() {
+                    return None;
+                }
+                peek::first_key(self.recv_bufs.filled(bid, result as usize))
+            })
+            .filter(|key| route.shard_count() == 1 || route.owner_of(key) == route.local());
+        self.core.store.prefetch_keys(keys);
     }
 
     /// The client's input has ended: the connection closes once the session has consumed

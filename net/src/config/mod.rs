@@ -13,7 +13,8 @@
 //! in three spellings: the long flag (`--memory-limit`), the TOML key (the long name with `_`
 //! and its unit: `memory_limit_mb`) and the environment variable (`RINGCACHE_` + the key in
 //! capitals: `RINGCACHE_MEMORY_LIMIT_MB`). `--print-config` writes the effective settings as a
-//! file `--config` reads back.
+//! file `--config` reads back (threads and CPUs only when given: their defaults follow the
+//! host).
 //!
 //! Invariants: a memcached flag ringcache does not implement is refused with advice, never
 //! ignored ([`refused`]); an unknown TOML key or an unparsable environment value is an error
@@ -150,7 +151,7 @@ pub fn load(
     let merged = from_flags.over(env.settings).over(from_file);
     let config = merged.check()?;
     let action = if args.print_config {
-        Action::Print(merged.effective(&config).to_toml())
+        Action::Print(merged.print_config(&config))
     } else {
         Action::Serve(config)
     };

@@ -161,8 +161,10 @@ impl Settings {
             listen: Some(listen.join(",")),
             memory_limit_mb: Some((config.memory_limit_bytes >> 20) as u64),
             conn_limit: Some(config.conn_limit),
-            threads: Some(config.shard_count),
-            cpus: Some(format_cpu_list(&config.cpus)),
+            // Left out when not given: their defaults follow the host the server starts on
+            // (see `print_config`), so a printed file stays right on a host of other cores.
+            threads: self.threads.map(|_| config.shard_count),
+            cpus: self.cpus.as_ref().map(|_| format_cpu_list(&config.cpus)),
             max_item_size: Some(format_size(config.item_size_max_bytes)),
             udp_port: Some(0),
             disable_evictions: Some(!config.evict_when_full),
@@ -174,7 +176,26 @@ impl Settings {
         }
     }
 
-    /// The settings as a TOML document (`--print-config`); unset ones as comments.
+    /// `--print-config`'s text: the effective settings of `self` (the merged layers, which
+    /// check into `config`), with what the host-dependent defaults come to here as comments.
+    pub fn print_config(&self, config: &ServerConfig) -> String {
+        let mut text = self.effective(config).to_toml();
+        if self.threads.is_none() {
+            text.push_str(&format!(
+                "# threads: {} here (default: one per CPU this process may run on)\n",
+                config.shard_count
+            ));
+        }
+        if self.cpus.is_none() {
+            text.push_str(&format!(
+                "# cpus: \"{}\" here (default: every CPU this process may run on)\n",
+                format_cpu_list(&config.cpus)
+            ));
+        }
+        text
+    }
+
+    /// The settings as a TOML document; unset ones as comments.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string(self).expect("plain keys and values serialize to TOML");
         let mut text = String::from(

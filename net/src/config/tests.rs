@@ -487,7 +487,18 @@ fn print_config_round_trips() {
             text
         );
     }
-    let full = printed(&["--metrics-port", "1", "--print-config"], &[]);
+    let full = printed(
+        &[
+            "--metrics-port",
+            "1",
+            "-t",
+            "2",
+            "--cpus",
+            "0",
+            "--print-config",
+        ],
+        &[],
+    );
     for key in KEYS {
         assert!(
             full.contains(&format!("\n{key} = ")),
@@ -495,6 +506,33 @@ fn print_config_round_trips() {
         );
     }
     assert!(printed(&["--print-config"], &[]).contains("# metrics_port: off"));
+}
+
+/// Threads and CPUs not given are left to the host the file is used on: `--print-config`
+/// names what they come to here only in comments.
+#[test]
+fn print_config_leaves_host_defaults_to_the_host() {
+    let here = config(&[]).expect("the defaults check");
+    let text = printed(&["--print-config"], &[]);
+    for key in ["threads", "cpus"] {
+        assert!(!text.contains(&format!("\n{key} = ")), "{key} set:\n{text}");
+    }
+    for comment in [
+        format!("# threads: {} here (default: one per CPU", here.shard_count),
+        format!(
+            "# cpus: \"{}\" here (default: every CPU",
+            format_cpu_list(&here.cpus)
+        ),
+    ] {
+        assert!(text.contains(&comment), "{comment} missing:\n{text}");
+    }
+    // Given, they are printed as given, and the comments go.
+    let text = printed(&["-t", "3", "--print-config"], &[]);
+    assert!(
+        text.contains("\nthreads = 3\n") && !text.contains("# threads:"),
+        "{text}"
+    );
+    assert!(text.contains("# cpus: "), "{text}");
 }
 
 #[test]

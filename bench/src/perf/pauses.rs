@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 /// How long each CPU is probed.
 pub const PROBE_MS: u64 = 2_000;
 
+/// The quantile the reports take of the stops' delays ([`floor_us`]): p99.9, the tail the
+/// project's latency target is set on.
+pub const P999: f64 = 0.999;
+
 /// Gaps longer than this are kept one by one (`Pauses::gaps`); a probe of [`PROBE_MS`]
 /// holds at most `PROBE_MS * 1000 / GAP_KEPT_OVER_US` of them.
 pub const GAP_KEPT_OVER_US: u64 = 100;

@@ -356,7 +356,7 @@ fn machine_section(md: &mut String, results: &Results) {
             p.longest_us
         );
     }
-    if let Some(floor_us) = pauses::floor_us(&m.pauses, 0.999) {
+    if let Some(floor_us) = pauses::floor_us(&m.pauses, pauses::P999) {
         let _ = writeln!(
             md,
             "- p99.9 that those stops alone give requests needing both CPUs: {floor_us} us \

@@ -247,7 +247,7 @@ impl Runner<'_> {
                 eprintln!(
                     "{} machine's stops before the open loop: p99.9 from them alone {} us",
                     block.tag(repeat_index, kind),
-                    pauses::floor_us(&probed, 0.999).map_or("-".into(), |us| us.to_string())
+                    pauses::floor_us(&probed, pauses::P999).map_or("-".into(), |us| us.to_string())
                 );
                 results.open_probes.push(OpenProbe {
                     workload: block.workload,

@@ -222,7 +222,7 @@ fn open_row(
         machine_floor_us_p999: Summary::of(
             &probes
                 .iter()
-                .filter_map(|p| pauses::floor_us(&p.pauses, 0.999))
+                .filter_map(|p| pauses::floor_us(&p.pauses, pauses::P999))
                 .map(|us| us as f64)
                 .collect::<Vec<f64>>(),
         ),

@@ -55,43 +55,34 @@ impl Pauses {
     }
 }
 
-/// Probes `cpu` for `probe_ms` from a thread pinned to it; `None` if it cannot be pinned.
-pub fn probe(cpu: usize, probe_ms: u64) -> Option<Pauses> {
-    probe_from(cpu, probe_ms, Instant::now())
-}
-
-/// [`probe`], with gaps' starts counted from `epoch`.
-fn probe_from(cpu: usize, probe_ms: u64, epoch: Instant) -> Option<Pauses> {
-    std::thread::spawn(move || {
-        pin_to(cpu)?;
-        let mut pauses = Pauses {
-            cpu,
-            probe_ms,
-            ..Pauses::default()
-        };
-        let start = Instant::now();
-        let end = start + Duration::from_millis(probe_ms);
-        let mut last = start;
-        while last < end {
-            let now = Instant::now();
-            let gap_us = now.duration_since(last).as_micros() as u64;
-            pauses.over_100us_count += u64::from(gap_us > GAP_KEPT_OVER_US);
-            pauses.over_1ms_count += u64::from(gap_us > 1_000);
-            pauses.over_5ms_count += u64::from(gap_us > 5_000);
-            pauses.longest_us = pauses.longest_us.max(gap_us);
-            if gap_us > GAP_KEPT_OVER_US {
-                pauses.gaps.push(Gap {
-                    start_us: last.duration_since(epoch).as_micros() as u64,
-                    length_us: gap_us,
-                });
-            }
-            last = now;
+/// Pins the calling thread to `cpu` and probes it for `probe_ms`, with gaps' starts counted
+/// from `epoch`; `None` if it cannot be pinned.
+fn probe_here(cpu: usize, probe_ms: u64, epoch: Instant) -> Option<Pauses> {
+    pin_to(cpu)?;
+    let mut pauses = Pauses {
+        cpu,
+        probe_ms,
+        ..Pauses::default()
+    };
+    let start = Instant::now();
+    let end = start + Duration::from_millis(probe_ms);
+    let mut last = start;
+    while last < end {
+        let now = Instant::now();
+        let gap_us = now.duration_since(last).as_micros() as u64;
+        pauses.over_100us_count += u64::from(gap_us > GAP_KEPT_OVER_US);
+        pauses.over_1ms_count += u64::from(gap_us > 1_000);
+        pauses.over_5ms_count += u64::from(gap_us > 5_000);
+        pauses.longest_us = pauses.longest_us.max(gap_us);
+        if gap_us > GAP_KEPT_OVER_US {
+            pauses.gaps.push(Gap {
+                start_us: last.duration_since(epoch).as_micros() as u64,
+                length_us: gap_us,
+            });
         }
-        Some(pauses)
-    })
-    .join()
-    .ok()
-    .flatten()
+        last = now;
+    }
+    Some(pauses)
 }
 
 /// Probes every CPU of `cpus` at the same time, each from its own pinned thread; CPUs that
@@ -100,7 +91,7 @@ pub fn probe_all(cpus: &[usize], probe_ms: u64) -> Vec<Pauses> {
     let epoch = Instant::now();
     let threads: Vec<_> = cpus
         .iter()
-        .map(|&cpu| std::thread::spawn(move || probe_from(cpu, probe_ms, epoch)))
+        .map(|&cpu| std::thread::spawn(move || probe_here(cpu, probe_ms, epoch)))
         .collect();
     threads
         .into_iter()
@@ -182,7 +173,7 @@ mod tests {
 
     #[test]
     fn a_short_probe_counts_consistently() {
-        let pauses = probe(0, 50).expect("CPU 0 exists");
+        let pauses = probe_all(&[0], 50).pop().expect("CPU 0 exists");
         assert_eq!((pauses.cpu, pauses.probe_ms), (0, 50));
         assert!(pauses.over_100us_count >= pauses.over_1ms_count);
         assert!(pauses.over_1ms_count >= pauses.over_5ms_count);
